@@ -1,0 +1,3 @@
+#if !LIBFUZZER_MAIN
+@main struct FuzzReplay { static func main() {} }
+#endif

@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "BinderConformance",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "binder-check", targets: ["binder-check"]),
+        .executable(name: "DifferentialFuzzer", targets: ["DifferentialFuzzer"]),
+        .library(name: "BinderHarness", targets: ["BinderHarness"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        .target(name: "BinderUAPI"),
+        .target(name: "BinderModel", dependencies: ["BinderUAPI"]),
+        .target(name: "BinderDriver", dependencies: ["BinderUAPI"]),
+        .target(name: "BinderHarness", dependencies: ["BinderUAPI", "BinderModel", "BinderDriver"]),
+        .executableTarget(
+            name: "binder-check",
+            dependencies: ["BinderHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "DifferentialFuzzer",
+            dependencies: ["BinderHarness"],
+            path: "FuzzTargets/DifferentialFuzzer"),
+        .target(name: "CBinderHeader", path: "Tests/CBinderHeader"),
+        .testTarget(name: "BinderUAPITests", dependencies: ["BinderUAPI", "CBinderHeader"]),
+        .testTarget(
+            name: "BinderHarnessTests",
+            dependencies: [
+                "BinderHarness", "BinderModel", "BinderDriver",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
+    ],
+    swiftLanguageModes: [.v5]
+)

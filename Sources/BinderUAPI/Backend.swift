@@ -1,0 +1,87 @@
+/// A logical process of a scenario (0-based). Each one has its own user memory and at most one
+/// binder file open at a time.
+public typealias ProcessIndex = Int
+/// A logical thread within a process (0-based).
+public typealias ThreadIndex = Int
+
+/// The user-memory contract every backend follows.
+///
+/// Each simulated process has one read/write scratch region at the same address in every
+/// process, `[scratchBase, scratchBase + scratchSize)`. The harness places ioctl arguments,
+/// write buffers, read buffers, payloads and offsets arrays there. `copy_from_user` /
+/// `copy_to_user` of any range not wholly inside the scratch region faults (`-EFAULT`).
+/// The binder mapping itself is read-only to user space; the backends treat it as not
+/// accessible to `copy_from_user`/`copy_to_user` (see docs/KERNEL-DIVERGENCES.md); the harness
+/// reads received buffers through `readMapping`.
+public enum UserMemoryLayout {
+    public static let scratchBase: UInt64 = 0x1000_0000
+    public static let scratchSize: Int = 0x40000
+    /// An address that is never mapped in any process (for `-EFAULT` tests).
+    public static let unmappedAddress: UInt64 = 0x2000_0000
+
+    @inlinable public static func contains(_ address: UInt64, count: Int) -> Bool {
+        guard count >= 0, address >= scratchBase else { return false }
+        let (end, overflow) = address.addingReportingOverflow(UInt64(count))
+        return !overflow && end <= scratchBase + UInt64(scratchSize)
+    }
+}
+
+/// Result of an `mmap` of the binder file.
+public enum MmapResult: Equatable, Sendable {
+    /// The mapping's base user address.
+    case mapped(UInt64)
+    case failed(Errno)
+}
+
+/// One implementation of the Binder driver, driven through the same surface as `/dev/binder`.
+///
+/// Every method is a pure function of the sequence of calls made so far: no clocks, no
+/// randomness, no threads, no hash-order dependence. Bad input never traps: it gets the errno
+/// or BR code Linux 6.12 gives. Release of a process (its last file reference gone: the fd
+/// closed and the mapping unmapped) takes effect synchronously inside the call that drops the
+/// last reference (`binder_release` then `binder_deferred_release`).
+///
+/// Lifecycle preconditions are the caller's job (the harness runner enforces them):
+/// `open` only while the process has no binder fd; `ioctl`, `mmap`, `close` only while it has
+/// one; `munmap` only while it has a mapping. A process that was released may `open` again,
+/// which creates a fresh `binder_proc` with the same pid.
+public protocol BinderBackend: AnyObject {
+    /// A short name for reports ("model", "driver", "kernel").
+    var backendName: String { get }
+
+    /// Creates `processCount` processes, each with zeroed scratch memory and no binder fd.
+    init(processCount: Int)
+
+    /// The pid (tgid) the driver reports for a process in `sender_pid`.
+    func pid(of process: ProcessIndex) -> Int32
+
+    /// Harness access to scratch memory (not a driver copy, never counted).
+    /// Precondition: the range lies inside the scratch region.
+    func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8])
+    func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8]
+
+    /// Bytes of the binder mapping as the process sees them, at `offset` from the mapping's
+    /// base; nil when the process has no mapping or the range exceeds the used buffer size.
+    func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]?
+
+    /// `open(O_RDWR|O_NONBLOCK|O_CLOEXEC)` of the binder device (`binder_open`). Returns 0 or -errno.
+    func open(_ process: ProcessIndex) -> Int32
+    /// `mmap(NULL, length, prot, MAP_PRIVATE, fd, 0)` (`binder_mmap`). `length` is a non-zero
+    /// multiple of the page size.
+    func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult
+    /// `munmap` of the whole binder mapping (vma close, then maybe `binder_release`). Returns 0.
+    func munmap(_ process: ProcessIndex) -> Int32
+    /// `close(fd)` (`binder_flush`, then maybe `binder_release`). Returns 0.
+    func close(_ process: ProcessIndex) -> Int32
+    /// `ioctl(fd, command, argument)` issued by `thread` (`binder_ioctl`). Returns 0 or -errno.
+    func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32
+
+    /// Bytes copied from sender user memory into target buffers so far, counting every
+    /// successful copy the driver performs, in the kernel's copy order (§7.5 of the semantics:
+    /// offsets array, data gaps, objects, trailing data, scatter-gather). A faulting copy counts 0.
+    var copiedBytes: UInt64 { get }
+
+    /// Checks internal invariants (refcounts against existing refs, allocator tiling, no
+    /// overlapping buffers, ...). Returns a description of the first violation, or nil.
+    func checkInvariants() -> String?
+}

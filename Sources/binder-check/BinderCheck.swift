@@ -1,0 +1,1 @@
+@main struct BinderCheck { static func main() {} }
