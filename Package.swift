@@ -27,6 +27,8 @@ let package = Package(
             path: "FuzzTargets/DifferentialFuzzer"),
         .target(name: "CBinderHeader", path: "Tests/CBinderHeader"),
         .testTarget(name: "BinderUAPITests", dependencies: ["BinderUAPI", "CBinderHeader"]),
+        .testTarget(name: "BinderModelTests", dependencies: ["BinderModel", "BinderUAPI"]),
+        .testTarget(name: "BinderDriverTests", dependencies: ["BinderDriver", "BinderUAPI"]),
         .testTarget(
             name: "BinderHarnessTests",
             dependencies: [
