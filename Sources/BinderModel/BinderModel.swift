@@ -1,1 +1,76 @@
-// Placeholder: replaced by the model implementation.
+import BinderUAPI
+
+/// The executable specification of the Linux 6.12 Binder driver (one binder device).
+public final class BinderModel: BinderBackend {
+    public var backendName: String { "model" }
+
+    /// Per logical process: scratch user memory, fd/mapping state, current proc.
+    struct Slot {
+        var user: [UInt8]
+        var fdOpen = false
+        var vmaPresent = false
+        var proc: Proc?
+    }
+    var slots: [Slot]
+    /// `binder_last_id`.
+    var lastID = 0
+    /// Context state (`struct binder_context`).
+    var ctxMgrNode: Node?
+    var ctxMgrUID: UInt32?
+    /// Global proc list (`binder_procs`), in open order.
+    var procs: [Proc] = []
+    /// Nodes whose owner died but are still referenced (`binder_dead_nodes`).
+    var deadNodes: [Node] = []
+    var copiedBytesCounter: UInt64 = 0
+    public var copiedBytes: UInt64 { copiedBytesCounter }
+    /// Every process runs with euid 0.
+    let euid: UInt32 = 0
+
+    public init(processCount: Int) {
+        slots = Array(repeating: Slot(user: [UInt8](repeating: 0, count: UserMemoryLayout.scratchSize)), count: processCount)
+    }
+
+    public func pid(of process: ProcessIndex) -> Int32 { Int32(100 + process) }
+
+    /// Deterministic fake mmap base of a process.
+    func mmapBase(_ p: ProcessIndex) -> UInt64 { 0x7000_0000_0000 + UInt64(p) << 32 }
+    func base(of proc: Proc) -> UInt64 { mmapBase(proc.index) }
+
+    func nextID() -> Int { lastID += 1; return lastID }
+
+    // MARK: user memory
+
+    public func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8]) {
+        guard UserMemoryLayout.contains(address, count: bytes.count) else { return }
+        let o = Int(address - UserMemoryLayout.scratchBase)
+        for (k, v) in bytes.enumerated() { slots[process].user[o + k] = v }
+    }
+
+    public func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] {
+        guard UserMemoryLayout.contains(address, count: count) else { return [] }
+        let o = Int(address - UserMemoryLayout.scratchBase)
+        return Array(slots[process].user[o..<(o + count)])
+    }
+
+    /// `copy_from_user`: nil on fault.
+    func copyFromUser(_ p: ProcessIndex, _ address: UInt64, _ count: UInt64) -> [UInt8]? {
+        guard count <= UInt64(UserMemoryLayout.scratchSize), UserMemoryLayout.contains(address, count: Int(count)) else { return nil }
+        return readUser(p, address: address, count: Int(count))
+    }
+    /// `copy_to_user`: false on fault.
+    func copyToUser(_ p: ProcessIndex, _ address: UInt64, _ bytes: [UInt8]) -> Bool {
+        guard UserMemoryLayout.contains(address, count: bytes.count) else { return false }
+        writeUser(p, address: address, bytes: bytes)
+        return true
+    }
+    func getU32(_ p: ProcessIndex, _ a: UInt64) -> UInt32? { copyFromUser(p, a, 4).map { $0.le32(at: 0) } }
+    func getU64(_ p: ProcessIndex, _ a: UInt64) -> UInt64? { copyFromUser(p, a, 8).map { $0.le64(at: 0) } }
+    func putU32(_ p: ProcessIndex, _ a: UInt64, _ v: UInt32) -> Bool { var b: [UInt8] = []; b.appendLE32(v); return copyToUser(p, a, b) }
+
+    public func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]? {
+        guard count >= 0, slots[process].vmaPresent, let proc = slots[process].proc else { return nil }
+        let (end, o) = offset.addingReportingOverflow(UInt64(count))
+        guard !o, end <= proc.alloc.bufferSize else { return nil }
+        return proc.alloc.read(at: offset, count: count)
+    }
+}

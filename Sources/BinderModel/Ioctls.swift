@@ -1,0 +1,151 @@
+import BinderUAPI
+
+extension BinderModel {
+    /// Mirrors `binder_get_thread`: find or lazily create the caller's thread.
+    func getThread(_ proc: Proc, _ index: ThreadIndex) -> Thread {
+        if let t = proc.threads.first(where: { $0.index == index }) { return t }
+        let t = Thread(index: index, proc: proc)
+        let i = proc.threads.firstIndex { $0.index > index } ?? proc.threads.count
+        proc.threads.insert(t, at: i)
+        return t
+    }
+
+    /// Mirrors `binder_ioctl`.
+    public func ioctl(_ process: ProcessIndex, thread threadIndex: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
+        guard let proc = slots[process].proc, slots[process].fdOpen else { return Errno.EBADF.negated }
+        let thread = getThread(proc, threadIndex)
+        var ret: Int32 = 0
+        switch BinderIoctl(rawValue: command) {
+        case .writeRead:
+            ret = ioctlWriteRead(proc, thread, argument)
+        case .setMaxThreads:
+            if let v = getU32(process, argument) { proc.maxThreads = v } else { ret = Errno.EINVAL.negated }
+        case .setContextMgrExt:
+            if let b = copyFromUser(process, argument, 24) {
+                ret = setContextMgr(proc, ptr: b.le64(at: 8), cookie: b.le64(at: 16), flags: b.le32(at: 4))
+            } else { ret = Errno.EINVAL.negated }
+        case .setContextMgr:
+            ret = setContextMgr(proc, ptr: 0, cookie: 0, flags: 0)
+        case .threadExit:
+            threadRelease(proc, thread)
+            return 0
+        case .version:
+            if !putU32(process, argument, UInt32(BinderIoctl.currentProtocolVersion)) { ret = Errno.EINVAL.negated }
+        case .getNodeInfoForRef:
+            ret = ioctlNodeInfoForRef(proc, argument)
+        case .getNodeDebugInfo:
+            if let b = copyFromUser(process, argument, 24) {
+                let ptr = b.le64(at: 0)
+                var out = [UInt8](repeating: 0, count: 24)
+                if let n = proc.nodes.first(where: { $0.ptr > ptr }) {
+                    out.putLE64(n.ptr, at: 0); out.putLE64(n.cookie, at: 8)
+                    out.putLE32(n.hasStrongRef ? 1 : 0, at: 16); out.putLE32(n.hasWeakRef ? 1 : 0, at: 20)
+                }
+                if !copyToUser(process, argument, out) { ret = Errno.EFAULT.negated }
+            } else { ret = Errno.EFAULT.negated }
+        case .freeze:
+            ret = ioctlFreeze(argument, caller: process)
+        case .getFrozenInfo:
+            ret = ioctlGetFrozenInfo(argument, caller: process)
+        case .enableOnewaySpamDetection:
+            if let v = getU32(process, argument) { proc.onewaySpamDetectionEnabled = v != 0 } else { ret = Errno.EFAULT.negated }
+        case .getExtendedError:
+            let ee = thread.extendedError
+            thread.extendedError = ExtendedError(id: 0, command: BinderReturn.ok.rawValue, param: 0)
+            var b: [UInt8] = []
+            b.appendLE32(ee.id); b.appendLE32(ee.command); b.appendLE32(UInt32(bitPattern: ee.param))
+            if !copyToUser(process, argument, b) { ret = Errno.EFAULT.negated }
+        default:
+            ret = Errno.EINVAL.negated
+        }
+        thread.looperNeedReturn = false
+        return ret
+    }
+
+    /// Mirrors `binder_ioctl_write_read`.
+    func ioctlWriteRead(_ proc: Proc, _ thread: Thread, _ arg: UInt64) -> Int32 {
+        let p = proc.index
+        guard let raw = copyFromUser(p, arg, UInt64(BinderWriteRead.size)) else { return Errno.EFAULT.negated }
+        var bwr = BinderWriteRead(bytes: raw)
+        if bwr.writeSize > 0 {
+            let r = threadWrite(proc, thread, buffer: bwr.writeBuffer, size: bwr.writeSize, consumed: &bwr.writeConsumed)
+            if r < 0 {
+                bwr.readConsumed = 0
+                return copyToUser(p, arg, bwr.bytes) ? r : Errno.EFAULT.negated
+            }
+        }
+        if bwr.readSize > 0 {
+            let r = threadRead(proc, thread, buffer: bwr.readBuffer, size: bwr.readSize, consumed: &bwr.readConsumed)
+            if r < 0 { return copyToUser(p, arg, bwr.bytes) ? r : Errno.EFAULT.negated }
+        }
+        return copyToUser(p, arg, bwr.bytes) ? 0 : Errno.EFAULT.negated
+    }
+
+    /// Mirrors `binder_ioctl_get_node_info_for_ref` and its copy in/out.
+    func ioctlNodeInfoForRef(_ proc: Proc, _ arg: UInt64) -> Int32 {
+        guard var b = copyFromUser(proc.index, arg, 24) else { return Errno.EFAULT.negated }
+        for o in stride(from: 4, to: 24, by: 4) where b.le32(at: o) != 0 { return Errno.EINVAL.negated }
+        guard let m = ctxMgrNode, m.proc === proc else { return Errno.EPERM.negated }
+        guard let ref = lookupRef(proc, b.le32(at: 0), needStrong: true) else { return Errno.EINVAL.negated }
+        b.putLE32(UInt32(truncatingIfNeeded: ref.node.localStrongRefs + ref.node.internalStrongRefs), at: 4)
+        b.putLE32(UInt32(truncatingIfNeeded: ref.node.localWeakRefs), at: 8)
+        return copyToUser(proc.index, arg, b) ? 0 : Errno.EFAULT.negated
+    }
+
+    /// Mirrors `binder_txns_pending_ilocked`.
+    func txnsPending(_ proc: Proc) -> Bool {
+        proc.outstandingTxns > 0 || proc.threads.contains { $0.transactionStack != nil }
+    }
+
+    /// BINDER_FREEZE (`binder_ioctl_freeze` per matching proc). The timeout is treated as 0.
+    func ioctlFreeze(_ arg: UInt64, caller: ProcessIndex) -> Int32 {
+        guard let b = copyFromUser(caller, arg, 12) else { return Errno.EFAULT.negated }
+        let pid = b.le32(at: 0), enable = b.le32(at: 4)
+        let targets = procs.filter { UInt32(bitPattern: $0.pid) == pid }
+        if targets.isEmpty { return Errno.EINVAL.negated }
+        var ret: Int32 = 0
+        for tp in targets where ret >= 0 {
+            tp.syncRecv = false; tp.asyncRecv = false
+            if enable == 0 {
+                tp.isFrozen = false
+                addFreezeWork(tp, isFrozen: false)
+                continue
+            }
+            tp.isFrozen = true
+            if txnsPending(tp) { ret = Errno.EAGAIN.negated; tp.isFrozen = false } else { addFreezeWork(tp, isFrozen: true) }
+        }
+        return ret
+    }
+
+    /// Mirrors `binder_add_freeze_work`.
+    func addFreezeWork(_ proc: Proc, isFrozen: Bool) {
+        for node in proc.nodes {
+            for ref in node.refs {
+                guard let f = ref.freeze else { continue }
+                f.work.type = .frozenBinder
+                if !f.work.isQueued {
+                    f.isFrozen = isFrozen
+                    enqueue(f.work, ref.proc.todo)
+                } else {
+                    if f.sent && f.isFrozen != isFrozen { f.resend = true }
+                    f.isFrozen = isFrozen
+                }
+            }
+        }
+    }
+
+    /// Mirrors `binder_ioctl_get_freezer_info`.
+    func ioctlGetFrozenInfo(_ arg: UInt64, caller: ProcessIndex) -> Int32 {
+        guard var b = copyFromUser(caller, arg, 12) else { return Errno.EFAULT.negated }
+        let pid = b.le32(at: 0)
+        var sync: UInt32 = 0, async: UInt32 = 0, found = false
+        for tp in procs where UInt32(bitPattern: tp.pid) == pid {
+            found = true
+            sync |= (tp.syncRecv ? 1 : 0) | (txnsPending(tp) ? 2 : 0)
+            async |= tp.asyncRecv ? 1 : 0
+        }
+        if !found { return Errno.EINVAL.negated }
+        b.putLE32(sync, at: 4); b.putLE32(async, at: 8)
+        return copyToUser(caller, arg, b) ? 0 : Errno.EFAULT.negated
+    }
+}

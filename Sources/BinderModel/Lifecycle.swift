@@ -1,0 +1,185 @@
+import BinderUAPI
+
+extension BinderModel {
+    /// Mirrors `binder_open`: a fresh proc for the process.
+    public func open(_ process: ProcessIndex) -> Int32 {
+        let proc = Proc(index: process, pid: pid(of: process))
+        slots[process].proc = proc
+        slots[process].fdOpen = true
+        slots[process].vmaPresent = false
+        procs.append(proc)
+        return 0
+    }
+
+    /// Mirrors `binder_mmap` + `binder_alloc_mmap_handler`.
+    public func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult {
+        guard let proc = slots[process].proc else { return .failed(.EINVAL) }
+        if prot & MmapRules.protWrite != 0 { return .failed(.EPERM) }
+        let r = proc.alloc.mmap(length: length)
+        if r != 0 { return .failed(Errno(rawValue: -r)) }
+        slots[process].vmaPresent = true
+        return .mapped(mmapBase(process))
+    }
+
+    /// vma close (`binder_alloc_vma_close`), then release if the fd is gone too.
+    public func munmap(_ process: ProcessIndex) -> Int32 {
+        guard let proc = slots[process].proc, slots[process].vmaPresent else { return 0 }
+        slots[process].vmaPresent = false
+        proc.alloc.mapped = false
+        if !slots[process].fdOpen { release(process) }
+        return 0
+    }
+
+    /// `close(fd)`: `binder_flush`, then `binder_release` when no mapping holds the file.
+    public func close(_ process: ProcessIndex) -> Int32 {
+        guard let proc = slots[process].proc, slots[process].fdOpen else { return 0 }
+        slots[process].fdOpen = false
+        flush(proc)
+        if !slots[process].vmaPresent { release(process) }
+        return 0
+    }
+
+    /// Mirrors `binder_deferred_flush`: every thread must return from its next read.
+    func flush(_ proc: Proc) {
+        for t in proc.threads { t.looperNeedReturn = true }
+    }
+
+    /// Mirrors `binder_release` → `binder_deferred_release` (run synchronously).
+    func release(_ process: ProcessIndex) {
+        guard let proc = slots[process].proc else { return }
+        slots[process].proc = nil
+        deferredRelease(proc)
+    }
+
+    /// Mirrors `binder_deferred_release`.
+    func deferredRelease(_ proc: Proc) {
+        procs.removeAll { $0 === proc }
+        if let m = ctxMgrNode, m.proc === proc { ctxMgrNode = nil }
+        proc.isDead = true
+        proc.isFrozen = false
+        proc.syncRecv = false
+        proc.asyncRecv = false
+        while let t = proc.threads.first { threadRelease(proc, t) }
+        while let n = proc.nodes.first {
+            proc.nodes.removeFirst()
+            nodeRelease(n)
+        }
+        while let r = proc.refs.first { cleanupRef(r) }
+        releaseWork(proc, proc.todo)
+        releaseWork(proc, proc.deliveredDeath)
+        releaseWork(proc, proc.deliveredFreeze)
+        // binder_alloc_deferred_release: every remaining buffer goes away with the proc.
+        for b in proc.alloc.blocks where !b.free { b.transaction?.buffer = nil; b.transaction = nil }
+    }
+
+    /// Mirrors `binder_node_release`.
+    func nodeRelease(_ node: Node) {
+        releaseWork(node.proc!, node.asyncTodo)
+        dequeue(node.work)
+        if node.refs.isEmpty {
+            node.proc = nil
+            return
+        }
+        node.proc = nil
+        node.localStrongRefs = 0
+        node.localWeakRefs = 0
+        deadNodes.append(node)
+        for ref in node.refs {
+            guard let death = ref.death else { continue }
+            death.work.type = .deadBinder
+            enqueue(death.work, ref.proc.todo)
+        }
+    }
+
+    /// Mirrors `binder_thread_release` (BINDER_THREAD_EXIT or proc death).
+    func threadRelease(_ proc: Proc, _ thread: Thread) {
+        proc.threads.removeAll { $0 === thread }
+        var t = thread.transactionStack
+        let sendReply = (t?.toThread === thread) ? t : nil
+        thread.isDead = true
+        while let cur = t {
+            if cur.toThread === thread {
+                proc.outstandingTxns -= 1
+                cur.toProc = nil
+                cur.toThread = nil
+                if let b = cur.buffer { b.transaction = nil; cur.buffer = nil }
+                t = cur.toParent
+            } else if cur.from === thread {
+                cur.from = nil
+                t = cur.fromParent
+            } else {
+                break  // BUG() in the kernel; unreachable
+            }
+        }
+        if let s = sendReply { sendFailedReply(s, BinderReturn.deadReply.rawValue) }
+        releaseWork(proc, thread.todo)
+    }
+
+    /// Mirrors `binder_release_work`.
+    func releaseWork(_ proc: Proc, _ list: WorkList) {
+        while let w = dequeueHead(list) {
+            switch w.type {
+            case .transaction:
+                if let t = w.transaction { cleanupTransaction(t, BinderReturn.deadReply.rawValue) }
+            case .deadBinderAndClear, .clearDeathNotification, .clearFreezeNotification:
+                break  // record freed
+            default:
+                break
+            }
+        }
+    }
+
+    /// Mirrors `binder_cleanup_transaction`.
+    func cleanupTransaction(_ t: Transaction, _ code: UInt32) {
+        if t.buffer?.targetNode != nil && t.flags & TransactionFlags.oneWay == 0 {
+            sendFailedReply(t, code)
+        } else {
+            freeTransaction(t)
+        }
+    }
+
+    /// Mirrors `binder_free_transaction`.
+    func freeTransaction(_ t: Transaction) {
+        if let tp = t.toProc {
+            tp.outstandingTxns -= 1
+            t.buffer?.transaction = nil
+        }
+    }
+
+    /// Mirrors `binder_pop_transaction_ilocked`.
+    func popTransaction(_ thread: Thread, _ t: Transaction) {
+        guard thread.transactionStack === t else { return }
+        thread.transactionStack = t.fromParent
+        t.from = nil
+    }
+
+    /// Mirrors `binder_send_failed_reply`.
+    func sendFailedReply(_ start: Transaction, _ code: UInt32) {
+        var t = start
+        while true {
+            if let target = t.from {
+                popTransaction(target, t)
+                if target.replyError.errorCmd == BinderReturn.ok.rawValue {
+                    target.replyError.errorCmd = code
+                    enqueueThreadWork(target, target.replyError)
+                }
+                freeTransaction(t)
+                return
+            }
+            let next = t.fromParent
+            freeTransaction(t)
+            guard let n = next else { return }
+            t = n
+        }
+    }
+
+    /// Mirrors `binder_enqueue_thread_work_ilocked`.
+    func enqueueThreadWork(_ thread: Thread, _ w: Work) {
+        enqueue(w, thread.todo)
+        thread.processTodo = true
+    }
+    /// Mirrors `binder_enqueue_deferred_thread_work_ilocked`.
+    func enqueueDeferredThreadWork(_ thread: Thread, _ w: Work) {
+        enqueue(w, thread.todo)
+    }
+}

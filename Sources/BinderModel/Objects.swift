@@ -1,0 +1,197 @@
+import BinderUAPI
+
+/// Internal work kinds (`enum binder_work_type`).
+enum WorkType: Equatable {
+    case transaction, transactionComplete, transactionPending, transactionOnewaySpamSuspect
+    case returnError, node, deadBinder, deadBinderAndClear, clearDeathNotification
+    case frozenBinder, clearFreezeNotification
+}
+
+/// A FIFO work list (`struct list_head` of `binder_work`).
+final class WorkList {
+    var items: [Work] = []
+    var isEmpty: Bool { items.isEmpty }
+}
+
+/// One work item (`struct binder_work`); on at most one list at a time.
+final class Work {
+    var type: WorkType
+    var list: WorkList?
+    var transaction: Transaction?
+    var node: Node?
+    var death: DeathRecord?
+    var freeze: FreezeRecord?
+    /// For RETURN_ERROR items (`struct binder_error`): the BR code, BR_OK when unused.
+    var errorCmd: UInt32 = BinderReturn.ok.rawValue
+    init(_ type: WorkType) { self.type = type }
+    var isQueued: Bool { list != nil }
+}
+
+/// Mirrors `binder_enqueue_work_ilocked`.
+func enqueue(_ w: Work, _ list: WorkList) {
+    if w.list != nil { dequeue(w) }  // never happens in the kernel; stay safe
+    w.list = list
+    list.items.append(w)
+}
+
+/// Mirrors `binder_dequeue_work_ilocked` (no-op when not queued).
+func dequeue(_ w: Work) {
+    guard let l = w.list else { return }
+    if let i = l.items.firstIndex(where: { $0 === w }) { l.items.remove(at: i) }
+    w.list = nil
+}
+
+/// Mirrors `binder_dequeue_work_head_ilocked`.
+func dequeueHead(_ list: WorkList) -> Work? {
+    guard !list.items.isEmpty else { return nil }
+    let w = list.items.removeFirst()
+    w.list = nil
+    return w
+}
+
+/// `struct binder_proc`.
+final class Proc {
+    let index: ProcessIndex
+    let pid: Int32
+    var isDead = false
+    var threads: [Thread] = []          // ascending index
+    var nodes: [Node] = []              // ascending ptr
+    var refs: [Ref] = []                // ascending desc
+    let todo = WorkList()
+    let deliveredDeath = WorkList()
+    let deliveredFreeze = WorkList()
+    var maxThreads: UInt32 = 0
+    var requestedThreads = 0
+    var requestedThreadsStarted = 0
+    var isFrozen = false
+    var syncRecv = false
+    var asyncRecv = false
+    var outstandingTxns = 0
+    var onewaySpamDetectionEnabled = false
+    let alloc = Allocator()
+    init(index: ProcessIndex, pid: Int32) { self.index = index; self.pid = pid }
+
+    func node(ptr: UInt64) -> Node? { nodes.first { $0.ptr == ptr } }
+    func ref(desc: UInt32) -> Ref? { refs.first { $0.desc == desc } }
+    func ref(node: Node) -> Ref? { refs.first { $0.node === node } }
+    func insertNode(_ n: Node) {
+        let i = nodes.firstIndex { $0.ptr > n.ptr } ?? nodes.count
+        nodes.insert(n, at: i)
+    }
+    func removeNode(_ n: Node) { nodes.removeAll { $0 === n } }
+    func insertRef(_ r: Ref) {
+        let i = refs.firstIndex { $0.desc > r.desc } ?? refs.count
+        refs.insert(r, at: i)
+    }
+}
+
+/// Looper bits (`BINDER_LOOPER_STATE_*`).
+enum Looper {
+    static let registered: UInt32 = 0x01
+    static let entered: UInt32 = 0x02
+    static let exited: UInt32 = 0x04
+    static let invalid: UInt32 = 0x08
+    static let waiting: UInt32 = 0x10
+}
+
+/// Extended error (`struct binder_extended_error`).
+struct ExtendedError: Equatable {
+    var id: UInt32 = 0
+    var command: UInt32 = BinderReturn.ok.rawValue
+    var param: Int32 = 0
+}
+
+/// `struct binder_thread`.
+final class Thread {
+    let index: ThreadIndex
+    unowned let proc: Proc
+    var looper: UInt32 = 0
+    var looperNeedReturn = true
+    var transactionStack: Transaction?
+    let todo = WorkList()
+    var processTodo = false
+    let returnError = Work(.returnError)
+    let replyError = Work(.returnError)
+    var extendedError = ExtendedError()
+    var isDead = false
+    init(index: ThreadIndex, proc: Proc) { self.index = index; self.proc = proc }
+    var isLooper: Bool { looper & (Looper.registered | Looper.entered) != 0 }
+}
+
+/// `struct binder_node`.
+final class Node {
+    let debugID: Int
+    var proc: Proc?
+    let ptr: UInt64
+    let cookie: UInt64
+    var minPriority: UInt32 = 0
+    var acceptFDs = false
+    var txnSecurityCtx = false
+    var internalStrongRefs = 0
+    var localStrongRefs = 0
+    var localWeakRefs = 0
+    var tmpRefs = 0
+    /// Refs to this node, newest first (`hlist_add_head`).
+    var refs: [Ref] = []
+    var hasStrongRef = false
+    var pendingStrongRef = false
+    var hasWeakRef = false
+    var pendingWeakRef = false
+    var hasAsyncTransaction = false
+    let asyncTodo = WorkList()
+    let work = Work(.node)
+    init(debugID: Int, proc: Proc, ptr: UInt64, cookie: UInt64) {
+        self.debugID = debugID; self.proc = proc; self.ptr = ptr; self.cookie = cookie
+    }
+}
+
+/// `struct binder_ref_death`.
+final class DeathRecord {
+    let cookie: UInt64
+    let work = Work(.deadBinder)
+    init(cookie: UInt64) { self.cookie = cookie }
+}
+
+/// `struct binder_ref_freeze`.
+final class FreezeRecord {
+    let cookie: UInt64
+    let work = Work(.frozenBinder)
+    var isFrozen = false
+    var sent = false
+    var resend = false
+    init(cookie: UInt64) { self.cookie = cookie }
+}
+
+/// `struct binder_ref`.
+final class Ref {
+    let debugID: Int
+    unowned let proc: Proc
+    let node: Node
+    let desc: UInt32
+    var strong = 0
+    var weak = 0
+    var death: DeathRecord?
+    var freeze: FreezeRecord?
+    init(debugID: Int, proc: Proc, node: Node, desc: UInt32) {
+        self.debugID = debugID; self.proc = proc; self.node = node; self.desc = desc
+    }
+}
+
+/// `struct binder_transaction`.
+final class Transaction {
+    let debugID: Int
+    var from: Thread?
+    var fromParent: Transaction?
+    var fromPid: Int32 = 0
+    var toProc: Proc?
+    var toThread: Thread?
+    var toParent: Transaction?
+    var buffer: Buffer?
+    var code: UInt32 = 0
+    var flags: UInt32 = 0
+    var senderEUID: UInt32 = 0
+    var needReply = false
+    var securityCtx: UInt64 = 0
+    let work = Work(.transaction)
+    init(debugID: Int) { self.debugID = debugID; work.transaction = self }
+}

@@ -1,0 +1,139 @@
+import BinderUAPI
+
+extension BinderModel {
+    /// Mirrors `binder_has_work_ilocked`.
+    func hasWork(_ thread: Thread, _ doProcWork: Bool) -> Bool {
+        thread.processTodo || thread.looperNeedReturn || (doProcWork && !thread.proc.todo.isEmpty)
+    }
+
+    /// Mirrors `binder_thread_read` with a non-blocking file.
+    func threadRead(_ proc: Proc, _ thread: Thread, buffer: UInt64, size: UInt64, consumed: inout UInt64) -> Int32 {
+        let p = proc.index
+        var ptr = buffer &+ consumed
+        let end = buffer &+ size
+        func put32(_ v: UInt32) -> Bool { if putU32(p, ptr, v) { ptr &+= 4; return true }; return false }
+        func put64(_ v: UInt64) -> Bool { var b: [UInt8] = []; b.appendLE64(v); if copyToUser(p, ptr, b) { ptr &+= 8; return true }; return false }
+        if consumed == 0 {
+            if !put32(BinderReturn.noop.rawValue) { return Errno.EFAULT.negated }
+        }
+        var retries = 0
+        retry: while true {
+            // binder_available_for_proc_work_ilocked
+            let waitForProcWork = thread.transactionStack == nil && thread.todo.isEmpty
+            if !hasWork(thread, waitForProcWork) { return Errno.EAGAIN.negated }
+            retries += 1
+            if retries > 2 { return Errno.EAGAIN.negated }  // the kernel would spin; never reached in practice
+            loop: while true {
+                let list: WorkList
+                if !thread.todo.isEmpty { list = thread.todo }
+                else if waitForProcWork && !proc.todo.isEmpty { list = proc.todo }
+                else {
+                    if ptr &- buffer == 4 && !thread.looperNeedReturn { continue retry }
+                    break retry
+                }
+                if end &- ptr < UInt64(StructLayout.readRoomPerItem) { break retry }
+                guard let w = dequeueHead(list) else { break retry }
+                if thread.todo.isEmpty { thread.processTodo = false }
+                switch w.type {
+                case .transaction:
+                    guard let t = w.transaction else { continue loop }
+                    let r = deliverTransaction(proc, thread, t, &ptr)
+                    if r < 0 { return r }
+                    if r == 1 { continue loop }
+                    break retry
+                case .returnError:
+                    let cmd = w.errorCmd
+                    if !put32(cmd) { return Errno.EFAULT.negated }
+                    w.errorCmd = BinderReturn.ok.rawValue
+                case .transactionComplete, .transactionPending, .transactionOnewaySpamSuspect:
+                    let cmd: BinderReturn = (proc.onewaySpamDetectionEnabled && w.type == .transactionOnewaySpamSuspect) ? .onewaySpamSuspect
+                        : w.type == .transactionPending ? .transactionPendingFrozen : .transactionComplete
+                    if !put32(cmd.rawValue) { return Errno.EFAULT.negated }
+                case .node:
+                    guard let node = w.node else { continue loop }
+                    if !nodeWork(proc, node, put32, put64) { return Errno.EFAULT.negated }
+                case .deadBinder, .deadBinderAndClear, .clearDeathNotification:
+                    guard let d = w.death else { continue loop }
+                    let isClear = w.type == .clearDeathNotification
+                    if !isClear { enqueue(w, proc.deliveredDeath) }
+                    let cmd = isClear ? BinderReturn.clearDeathNotificationDone : BinderReturn.deadBinder
+                    if !put32(cmd.rawValue) || !put64(d.cookie) { return Errno.EFAULT.negated }
+                    if !isClear { break retry }
+                case .frozenBinder:
+                    guard let f = w.freeze else { continue loop }
+                    f.sent = true
+                    enqueue(w, proc.deliveredFreeze)
+                    if !put32(BinderReturn.frozenBinder.rawValue) { return Errno.EFAULT.negated }
+                    var info: [UInt8] = []
+                    info.appendLE64(f.cookie); info.appendLE32(f.isFrozen ? 1 : 0); info.appendLE32(0)
+                    if !copyToUser(p, ptr, info) { return Errno.EFAULT.negated }
+                    ptr &+= 16
+                    break retry
+                case .clearFreezeNotification:
+                    guard let f = w.freeze else { continue loop }
+                    if !put32(BinderReturn.clearFreezeNotificationDone.rawValue) || !put64(f.cookie) { return Errno.EFAULT.negated }
+                }
+            }
+        }
+        consumed = ptr &- buffer
+        if proc.requestedThreads == 0 && UInt32(clamping: proc.requestedThreadsStarted) < proc.maxThreads && thread.isLooper {
+            proc.requestedThreads += 1
+            if !putU32(p, buffer, BinderReturn.spawnLooper.rawValue) { return Errno.EFAULT.negated }
+        }
+        return 0
+    }
+
+    /// The BINDER_WORK_NODE case of `binder_thread_read`. Returns false on a user fault.
+    func nodeWork(_ proc: Proc, _ node: Node, _ put32: (UInt32) -> Bool, _ put64: (UInt64) -> Bool) -> Bool {
+        let strong = node.internalStrongRefs > 0 || node.localStrongRefs > 0
+        let weak = !node.refs.isEmpty || node.localWeakRefs > 0 || node.tmpRefs > 0 || strong
+        let hs = node.hasStrongRef, hw = node.hasWeakRef
+        if weak && !hw { node.hasWeakRef = true; node.pendingWeakRef = true; node.localWeakRefs += 1 }
+        if strong && !hs { node.hasStrongRef = true; node.pendingStrongRef = true; node.localStrongRefs += 1 }
+        if !strong && hs { node.hasStrongRef = false }
+        if !weak && hw { node.hasWeakRef = false }
+        if !weak && !strong { proc.removeNode(node) }
+        func emit(_ c: BinderReturn) -> Bool { put32(c.rawValue) && put64(node.ptr) && put64(node.cookie) }
+        if weak && !hw && !emit(.increfs) { return false }
+        if strong && !hs && !emit(.acquire) { return false }
+        if !strong && hs && !emit(.release) { return false }
+        if !weak && hw && !emit(.decrefs) { return false }
+        return true
+    }
+
+    /// The BINDER_WORK_TRANSACTION case. Returns -EFAULT, 0 (stop reading) or 1 (continue).
+    func deliverTransaction(_ proc: Proc, _ thread: Thread, _ t: Transaction, _ ptr: inout UInt64) -> Int32 {
+        guard let b = t.buffer else { return 1 }
+        var cmd: UInt32
+        var tr = TransactionData()
+        if let n = b.targetNode {
+            tr.target = n.ptr; tr.cookie = n.cookie; cmd = BinderReturn.transaction.rawValue
+        } else {
+            cmd = BinderReturn.reply.rawValue
+        }
+        tr.code = t.code
+        tr.flags = t.flags
+        tr.senderEUID = t.senderEUID
+        tr.senderPID = t.from != nil ? t.from!.proc.pid : 0
+        // binder_apply_fd_fixups: never any fd fixups in the model.
+        tr.dataSize = b.dataSize
+        tr.offsetsSize = b.offsetsSize
+        tr.buffer = base(of: proc) &+ b.start
+        tr.offsets = tr.buffer &+ ((b.dataSize &+ 7) & ~7)
+        var bytes = tr.bytes
+        if t.securityCtx != 0 { cmd = BinderReturn.transactionSecCtx.rawValue; bytes.appendLE64(t.securityCtx) }
+        if !putU32(proc.index, ptr, cmd) { cleanupTransaction(t, BinderReturn.failedReply.rawValue); return Errno.EFAULT.negated }
+        ptr &+= 4
+        if !copyToUser(proc.index, ptr, bytes) { cleanupTransaction(t, BinderReturn.failedReply.rawValue); return Errno.EFAULT.negated }
+        ptr &+= UInt64(bytes.count)
+        b.allowUserFree = true
+        if cmd != BinderReturn.reply.rawValue && t.flags & TransactionFlags.oneWay == 0 {
+            t.toParent = thread.transactionStack
+            t.toThread = thread
+            thread.transactionStack = t
+        } else {
+            freeTransaction(t)
+        }
+        return 0
+    }
+}
