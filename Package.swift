@@ -18,13 +18,19 @@ let package = Package(
         .target(name: "BinderModel", dependencies: ["BinderUAPI"]),
         .target(name: "BinderDriver", dependencies: ["BinderUAPI"]),
         .target(name: "BinderHarness", dependencies: ["BinderUAPI", "BinderModel", "BinderDriver"]),
+        .target(name: "BinderKernel", dependencies: ["BinderUAPI", "BinderModel", "BinderHarness"]),
         .executableTarget(
             name: "binder-check",
-            dependencies: ["BinderHarness", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "BinderHarness", "BinderUAPI", "BinderDriver",
+                .target(name: "BinderKernel", condition: .when(platforms: [.linux])),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         .executableTarget(
             name: "DifferentialFuzzer",
             dependencies: ["BinderHarness"],
-            path: "FuzzTargets/DifferentialFuzzer"),
+            path: "FuzzTargets/DifferentialFuzzer",
+            exclude: ["binder.dict"]),
         .target(name: "CBinderHeader", path: "Tests/CBinderHeader"),
         .testTarget(name: "BinderUAPITests", dependencies: ["BinderUAPI", "CBinderHeader"]),
         .testTarget(name: "BinderModelTests", dependencies: ["BinderModel", "BinderUAPI"]),

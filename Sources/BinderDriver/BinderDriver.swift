@@ -208,8 +208,11 @@ public final class BinderDriver: BinderBackend {
         case BinderIoctl.enableOnewaySpamDetection.rawValue:
             if let v = getU32(p, argument) { p.spamDetection = v != 0 } else { ret = -Errno.EFAULT.rawValue }
         case BinderIoctl.getExtendedError.rawValue:
+            // binder_ioctl_get_extended_error: snapshot and reset first, then copy_to_user (a fault
+            // still loses the error).
             var b = [UInt8](); b.appendLE32(t.eeID); b.appendLE32(t.eeCommand); b.appendLE32(UInt32(bitPattern: t.eeParam))
-            if putBytes(p, argument, b) { t.eeID = 0; t.eeCommand = BR_OK; t.eeParam = 0 } else { ret = -Errno.EFAULT.rawValue }
+            t.eeID = 0; t.eeCommand = BR_OK; t.eeParam = 0
+            if !putBytes(p, argument, b) { ret = -Errno.EFAULT.rawValue }
         default:
             ret = -Errno.EINVAL.rawValue
         }
@@ -307,9 +310,16 @@ public final class BinderDriver: BinderBackend {
         return putBytes(p, arg, o) ? 0 : -Errno.EFAULT.rawValue
     }
     /// `binder_add_freeze_work`
+    /// Each node is pinned with a tmp ref while its refs are walked; the previous node is put right
+    /// after the next one is pinned and the last one after the loop (`binder_put_node` may re-queue
+    /// the node work or free the node).
     func addFreezeWork(_ p: Proc, _ frozen: Bool) {
+        var prev: Node? = nil
         for k in p.nodes.keys.sorted() {
             guard let n = p.nodes[k] else { continue }
+            n.tmpRefs += 1
+            if let pv = prev { putNode(pv) }
+            prev = n
             for ref in n.refs.reversed() {
                 guard let f = ref.freeze else { continue }
                 f.kind = .frozenBinder
@@ -322,6 +332,7 @@ public final class BinderDriver: BinderBackend {
                 }
             }
         }
+        if let pv = prev { putNode(pv) }
     }
 
     // MARK: BINDER_WRITE_READ
@@ -612,7 +623,8 @@ public final class BinderDriver: BinderBackend {
         consumed = ptr &- buffer
         if p.requestedThreads == 0 && UInt32(clamping: p.requestedThreadsStarted) < p.maxThreads && t.isLooper {
             p.requestedThreads += 1
-            _ = putU32(p, buffer, BinderReturn.spawnLooper.rawValue)
+            // A fault writing BR_SPAWN_LOOPER fails the read (read_consumed is already set).
+            if !putU32(p, buffer, BinderReturn.spawnLooper.rawValue) { return EFAULT }
         }
         return 0
     }

@@ -19,6 +19,11 @@ public struct Divergence: Equatable, Sendable {
     public var left: StepOutcome
     public var right: StepOutcome
 
+    public init(stepIndex: Int, step: Step, kind: Kind, leftName: String, rightName: String, left: StepOutcome, right: StepOutcome) {
+        self.stepIndex = stepIndex; self.step = step; self.kind = kind
+        self.leftName = leftName; self.rightName = rightName; self.left = left; self.right = right
+    }
+
     /// A short, stable description used to decide whether a shrunk scenario still fails the same way.
     public var signature: String {
         switch kind {

@@ -104,7 +104,11 @@ public final class ScenarioRunner {
             le.appendLE32(v)
             return simpleIoctl(step, .enableOnewaySpamDetection, le, outputCount: 0)
         case .getExtendedError:
-            return simpleIoctl(step, .getExtendedError, [], outputCount: 12)
+            var outcome = simpleIoctl(step, .getExtendedError, [], outputCount: 12)
+            // `id` is the debug id of the last transaction: a counter global to the machine
+            // (binder_last_id). Normalized to "none" (0) or "some" (1).
+            if outcome.output.count == 12 { outcome.output.putLE32(outcome.output.le32(at: 0) == 0 ? 0 : 1, at: 0) }
+            return outcome
         case let .nodeDebugInfo(ptr):
             le.appendLE64(ptr)
             return simpleIoctl(step, .getNodeDebugInfo, le, outputCount: 24)

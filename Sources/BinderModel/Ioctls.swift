@@ -86,9 +86,11 @@ extension BinderModel {
         guard var b = copyFromUser(proc.index, arg, 24) else { return Errno.EFAULT.negated }
         for o in stride(from: 4, to: 24, by: 4) where b.le32(at: o) != 0 { return Errno.EINVAL.negated }
         guard let m = ctxMgrNode, m.proc === proc else { return Errno.EPERM.negated }
-        guard let ref = lookupRef(proc, b.le32(at: 0), needStrong: true) else { return Errno.EINVAL.negated }
-        b.putLE32(UInt32(truncatingIfNeeded: ref.node.localStrongRefs + ref.node.internalStrongRefs), at: 4)
-        b.putLE32(UInt32(truncatingIfNeeded: ref.node.localWeakRefs), at: 8)
+        // binder_get_node_from_ref takes a tmp ref; binder_put_node drops it after reading the counts.
+        guard let node = getNodeFromRef(proc, b.le32(at: 0), needStrong: true) else { return Errno.EINVAL.negated }
+        b.putLE32(UInt32(truncatingIfNeeded: node.localStrongRefs + node.internalStrongRefs), at: 4)
+        b.putLE32(UInt32(truncatingIfNeeded: node.localWeakRefs), at: 8)
+        putNode(node)
         return copyToUser(proc.index, arg, b) ? 0 : Errno.EFAULT.negated
     }
 
@@ -117,9 +119,17 @@ extension BinderModel {
         return ret
     }
 
-    /// Mirrors `binder_add_freeze_work`.
+    /// Mirrors `binder_add_freeze_work`. Each node is pinned with a tmp ref while its refs are walked;
+    /// the previous node's tmp ref is dropped (`binder_put_node`) right after the next node is pinned,
+    /// and the last one after the loop, so every node gets the put-time decrement check.
     func addFreezeWork(_ proc: Proc, isFrozen: Bool) {
-        for node in proc.nodes {
+        var prev: Node? = nil
+        for node in Array(proc.nodes) {
+            // A node freed by the previous put is no longer in the tree (rb_next walks the live tree).
+            guard node.proc === proc, proc.nodes.contains(where: { $0 === node }) else { continue }
+            node.tmpRefs += 1
+            if let p = prev { putNode(p) }
+            prev = node
             for ref in node.refs {
                 guard let f = ref.freeze else { continue }
                 f.work.type = .frozenBinder
@@ -132,6 +142,7 @@ extension BinderModel {
                 }
             }
         }
+        if let p = prev { putNode(p) }
     }
 
     /// Mirrors `binder_ioctl_get_freezer_info`.

@@ -61,6 +61,7 @@ extension BinderModel {
         proc.asyncRecv = false
         while let t = proc.threads.first { threadRelease(proc, t) }
         while let n = proc.nodes.first {
+            n.tmpRefs += 1  // pinned for binder_node_release, which frees or puts it
             proc.nodes.removeFirst()
             nodeRelease(n)
         }
@@ -76,9 +77,10 @@ extension BinderModel {
     func nodeRelease(_ node: Node) {
         releaseWork(node.proc!, node.asyncTodo)
         dequeue(node.work)
-        if node.refs.isEmpty {
+        if node.refs.isEmpty && node.tmpRefs == 1 {
+            node.tmpRefs = 0
             node.proc = nil
-            return
+            return  // binder_free_node
         }
         node.proc = nil
         node.localStrongRefs = 0
@@ -89,6 +91,7 @@ extension BinderModel {
             death.work.type = .deadBinder
             enqueue(death.work, ref.proc.todo)
         }
+        putNode(node)
     }
 
     /// Mirrors `binder_thread_release` (BINDER_THREAD_EXIT or proc death).

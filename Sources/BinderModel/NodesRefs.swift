@@ -1,9 +1,28 @@
 import BinderUAPI
 
 extension BinderModel {
-    /// Mirrors `binder_new_node`.
+    /// Mirrors `binder_get_node` / `binder_get_node_ilocked`: lookup by ptr, taking a node tmp ref
+    /// that the caller must drop with `putNode`.
+    func getNode(_ proc: Proc, ptr: UInt64) -> Node? {
+        guard let n = proc.node(ptr: ptr) else { return nil }
+        n.tmpRefs += 1
+        return n
+    }
+
+    /// Mirrors `binder_put_node` → `binder_dec_node_tmpref`: drop a tmp ref and re-run the
+    /// weak/internal decrement check (`binder_dec_node_nilocked(node, 0, 1)`), which may enqueue the
+    /// node work on the owner's todo list or free the node.
+    func putNode(_ n: Node) {
+        n.tmpRefs -= 1
+        decNode(n, strong: false, internal: true)
+    }
+
+    /// Mirrors `binder_new_node` / `binder_init_node_ilocked`: returns the existing node for `ptr`
+    /// (flags/cookie ignored) or a fresh one; either way with a node tmp ref the caller must put.
     func newNode(_ proc: Proc, ptr: UInt64, cookie: UInt64, flags: UInt32) -> Node {
+        if let existing = getNode(proc, ptr: ptr) { return existing }
         let n = Node(debugID: nextID(), proc: proc, ptr: ptr, cookie: cookie)
+        n.tmpRefs = 1
         n.work.node = n
         n.minPriority = flags & FlatBinderFlags.priorityMask
         n.acceptFDs = flags & FlatBinderFlags.acceptsFDs != 0
@@ -80,6 +99,13 @@ extension BinderModel {
         return (r, true)
     }
 
+    /// Mirrors `binder_get_node_from_ref`: the node behind a handle, with a node tmp ref.
+    func getNodeFromRef(_ proc: Proc, _ desc: UInt32, needStrong: Bool) -> Node? {
+        guard let r = lookupRef(proc, desc, needStrong: needStrong) else { return nil }
+        r.node.tmpRefs += 1
+        return r.node
+    }
+
     /// Mirrors `binder_get_ref_olocked`.
     func lookupRef(_ proc: Proc, _ desc: UInt32, needStrong: Bool) -> Ref? {
         guard let r = proc.ref(desc: desc) else { return nil }
@@ -151,12 +177,13 @@ extension BinderModel {
         if ctxMgrNode != nil { return Errno.EBUSY.negated }
         if let uid = ctxMgrUID, uid != euid { return Errno.EPERM.negated }
         ctxMgrUID = euid
-        let node = proc.node(ptr: ptr) ?? newNode(proc, ptr: ptr, cookie: cookie, flags: flags)
+        let node = newNode(proc, ptr: ptr, cookie: cookie, flags: flags)  // takes a tmp ref
         node.localWeakRefs += 1
         node.localStrongRefs += 1
         node.hasStrongRef = true
         node.hasWeakRef = true
         ctxMgrNode = node
+        putNode(node)
         return 0
     }
 }

@@ -105,9 +105,9 @@ extension BinderModel {
     func translateBinder(_ fp: inout RawObject, _ t: Transaction, _ thread: Thread, _ targetProc: Proc) -> Int32 {
         let proc = thread.proc
         let ptr = fp.u64(8), cookie = fp.u64(16)
-        var node = proc.node(ptr: ptr)
-        if node == nil { node = newNode(proc, ptr: ptr, cookie: cookie, flags: fp.u32(4)) }
-        guard let n = node else { return Errno.EINVAL.negated }
+        // binder_get_node / binder_new_node: both take a tmp ref, dropped at `done:`.
+        let n = getNode(proc, ptr: ptr) ?? newNode(proc, ptr: ptr, cookie: cookie, flags: fp.u32(4))
+        defer { putNode(n) }
         if cookie != n.cookie { return Errno.EINVAL.negated }
         let strong = fp.type == .binder
         let (r, ref) = incRefForNode(targetProc, n, strong: strong, targetThread: thread)
@@ -123,8 +123,9 @@ extension BinderModel {
     func translateHandle(_ fp: inout RawObject, _ t: Transaction, _ thread: Thread, _ targetProc: Proc) -> Int32 {
         let proc = thread.proc
         let strong = fp.type == .handle
-        guard let ref = lookupRef(proc, fp.u32(8), needStrong: strong) else { return Errno.EINVAL.negated }
-        let node = ref.node
+        // binder_get_node_from_ref takes a tmp ref, dropped at `done:`.
+        guard let node = getNodeFromRef(proc, fp.u32(8), needStrong: strong) else { return Errno.EINVAL.negated }
+        defer { putNode(node) }
         if node.proc === targetProc {
             fp.put32(strong ? BinderObjectType.binder.rawValue : BinderObjectType.weakBinder.rawValue, 0)
             fp.put64(node.ptr, 8)
@@ -160,7 +161,10 @@ extension BinderModel {
             if size == 0 { continue }
             switch obj.type {
             case .binder, .weakBinder:
-                if let n = proc.node(ptr: obj.u64(8)) { decNode(n, strong: obj.type == .binder, internal: false) }
+                if let n = getNode(proc, ptr: obj.u64(8)) {
+                    decNode(n, strong: obj.type == .binder, internal: false)
+                    putNode(n)
+                }
             case .handle, .weakHandle:
                 _ = updateRefForHandle(proc, obj.u32(8), increment: false, strong: obj.type == .handle)
             default:

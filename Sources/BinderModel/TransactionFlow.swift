@@ -15,8 +15,10 @@ extension BinderModel {
         let failed = BinderReturn.failedReply.rawValue, dead = BinderReturn.deadReply.rawValue
 
         // Finish a failure that happened before a buffer existed.
+        // binder_get_node_refs_for_txn took a local strong ref and a tmp ref on the target node; the
+        // early error labels drop both (binder_dec_node, then binder_dec_node_tmpref).
         func fail() {
-            if let n = targetNode { decNode(n, strong: true, internal: false) }
+            if let n = targetNode { decNode(n, strong: true, internal: false); putNode(n) }
             reportError(proc, thread, inReplyTo, tid, returnError, param)
         }
 
@@ -37,12 +39,13 @@ extension BinderModel {
                 if let ref = lookupRef(proc, handle, needStrong: true) {
                     if let owner = ref.node.proc {
                         targetNode = ref.node; targetProc = owner
-                        ref.node.localStrongRefs += 1  // binder_get_node_refs_for_txn
+                        ref.node.localStrongRefs += 1  // binder_get_node_refs_for_txn: local strong + tmp ref
+                        ref.node.tmpRefs += 1
                     } else { returnError = dead }
                 } else { returnError = failed }
             } else {
                 if let m = ctxMgrNode {
-                    if let owner = m.proc { targetNode = m; targetProc = owner; m.localStrongRefs += 1 } else { returnError = dead }
+                    if let owner = m.proc { targetNode = m; targetProc = owner; m.localStrongRefs += 1; m.tmpRefs += 1 } else { returnError = dead }
                 } else { returnError = dead }
                 if targetNode != nil, targetProc!.pid == proc.pid {
                     returnError = failed; param = Errno.EINVAL.negated; return fail()
@@ -101,7 +104,9 @@ extension BinderModel {
         func failWithBuffer(dequeueComplete: Bool = false) {
             if dequeueComplete { dequeue(tcomplete) }
             transactionBufferRelease(tproc, buffer, offEnd: bufferOffset, isFailure: true)
-            targetNode = nil  // its local strong ref was dropped by the release above
+            // its local strong ref was dropped by the release above; now binder_dec_node_tmpref
+            if let n = targetNode { putNode(n) }
+            targetNode = nil
             buffer.transaction = nil
             t.buffer = nil
             tproc.alloc.freeBuf(buffer)
@@ -254,6 +259,8 @@ extension BinderModel {
                 return failWithBuffer(dequeueComplete: true)
             }
         }
+        // Success: binder_dec_node_tmpref(target_node) after the work was queued.
+        if let n = targetNode { putNode(n) }
     }
 
     /// The tail of `binder_transaction`'s error path: who reads which error.

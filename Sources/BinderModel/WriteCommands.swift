@@ -28,15 +28,19 @@ extension BinderModel {
                 ptr &+= 8
                 guard let cookie = getU64(p, ptr) else { return Errno.EFAULT.negated }
                 ptr &+= 8
-                guard let node = proc.node(ptr: nodePtr), node.cookie == cookie else { break }
+                // binder_get_node takes a tmp ref; every exit drops it with binder_put_node, which
+                // re-runs the weak decrement check (may re-enqueue the node work).
+                guard let node = getNode(proc, ptr: nodePtr) else { break }
+                if node.cookie != cookie { putNode(node); break }
                 if BinderCommand(rawValue: cmd) == .acquireDone {
-                    if !node.pendingStrongRef { break }
+                    if !node.pendingStrongRef { putNode(node); break }
                     node.pendingStrongRef = false
                 } else {
-                    if !node.pendingWeakRef { break }
+                    if !node.pendingWeakRef { putNode(node); break }
                     node.pendingWeakRef = false
                 }
                 decNode(node, strong: BinderCommand(rawValue: cmd) == .acquireDone, internal: false)
+                putNode(node)
             case .attemptAcquire, .acquireResult:
                 return Errno.EINVAL.negated
             case .freeBuffer:

@@ -7,17 +7,17 @@ public typealias ThreadIndex = Int
 /// The user-memory contract every backend follows.
 ///
 /// Each simulated process has one read/write scratch region at the same address in every
-/// process, `[scratchBase, scratchBase + scratchSize)`. The harness places ioctl arguments,
+/// process (far from where Linux places the heap, libraries and stack of a real process), `[scratchBase, scratchBase + scratchSize)`. The harness places ioctl arguments,
 /// write buffers, read buffers, payloads and offsets arrays there. `copy_from_user` /
 /// `copy_to_user` of any range not wholly inside the scratch region faults (`-EFAULT`).
 /// The binder mapping itself is read-only to user space; the backends treat it as not
 /// accessible to `copy_from_user`/`copy_to_user` (see docs/KERNEL-DIVERGENCES.md); the harness
 /// reads received buffers through `readMapping`.
 public enum UserMemoryLayout {
-    public static let scratchBase: UInt64 = 0x1000_0000
+    public static let scratchBase: UInt64 = 0x5A00_0000_0000
     public static let scratchSize: Int = 0x40000
     /// An address that is never mapped in any process (for `-EFAULT` tests).
-    public static let unmappedAddress: UInt64 = 0x2000_0000
+    public static let unmappedAddress: UInt64 = 0x5B00_0000_0000
 
     @inlinable public static func contains(_ address: UInt64, count: Int) -> Bool {
         guard count >= 0, address >= scratchBase else { return false }

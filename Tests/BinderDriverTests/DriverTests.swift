@@ -286,3 +286,14 @@ func setup(_ n: Int, mapSize: UInt64 = 4096) -> Client {
         }
     }
 }
+
+/// `binder_ioctl_get_extended_error` resets the thread's extended error before copy_to_user, so a
+/// faulting call still consumes it (kernel-verified: Corpus/regressions/aa1a9dd6d68bad7e.bscn).
+@Test func extendedErrorResetEvenOnFault() {
+    let c = setup(1)
+    c.wr(0, 0, write: cmd(.transaction, txn(handle: 0)))   // no context manager → BR_DEAD_REPLY
+    #expect(c.ioctl(0, 0, .getExtendedError, 0) == -Errno.EFAULT.rawValue)
+    #expect(c.ioctl(0, 0, .getExtendedError, S + 0x800) == 0)
+    let ee = c.d.readUser(0, address: S + 0x800, count: 12)
+    #expect(ee.le32(at: 0) == 0 && ee.le32(at: 4) == BinderReturn.ok.rawValue && ee.le32(at: 8) == 0)
+}

@@ -230,3 +230,33 @@ import BinderUAPI
         }
     }
 }
+
+/// `binder_put_node` after BC_INCREFS_DONE (even a rejected one, bad cookie) re-runs the weak
+/// decrement check and re-queues the work of a node that has no refs left, ahead of later proc work
+/// (kernel-verified: Corpus/kernel/increfs-done-bad-cookie-requeues.bscn).
+@Test func putNodeRequeuesReflessNodeWork() {
+    let m = makeModel(2)
+    #expect(setCtxMgr(m, 0) == 0)
+    var data: [UInt8] = []
+    data += FlatBinderObject(type: .binder, binderOrHandle: 0x1000, cookie: 0x1001).bytes
+    data += FlatBinderObject(type: .binder, binderOrHandle: 0x2000, cookie: 0x2001).bytes
+    m.writeUser(1, address: dataAddr, bytes: data)
+    var offs: [UInt8] = []; offs.appendLE64(0); offs.appendLE64(24)
+    m.writeUser(1, address: offsAddr, bytes: offs)
+    let tr = TransactionData(target: 0, flags: TransactionFlags.oneWay, dataSize: 48, offsetsSize: 16, buffer: dataAddr, offsets: offsAddr)
+    wr(m, 1, 0, bcTxn(.transaction, tr))
+    wr(m, 1, 0, bcPtrCookie(.increfsDone, 0x1000, 0x1001) + bcPtrCookie(.acquireDone, 0x1000, 0x1001)
+        + bcPtrCookie(.increfsDone, 0x2000, 0x2001) + bcPtrCookie(.acquireDone, 0x2000, 0x2001), readSize: 0)
+    #expect(wr(m, 0, 0, []).codes == [NOOP, BinderReturn.transaction.rawValue])  // M keeps handles 1 and 2
+    let ow = { (h: UInt64) in TransactionData(target: h, flags: TransactionFlags.oneWay, buffer: dataAddr, offsets: offsAddr) }
+    wr(m, 0, 0, bcTxn(.transaction, ow(1)) + bc32(.release, 1) + bc32(.decrefs, 1), readSize: 0)
+    let r1 = wr(m, 1, 0, [])
+    #expect(r1.codes == [NOOP, BinderReturn.transaction.rawValue])
+    let buf = TransactionData(bytes: r1.bytes, at: 8).buffer
+    #expect(wr(m, 1, 0, []).ret == -11)  // node work consumed silently (buffer still holds a strong ref)
+    wr(m, 1, 0, bcPtrCookie(.increfsDone, 0x1000, 0xbad), readSize: 0)  // rejected, but re-queues node 0x1000
+    wr(m, 0, 0, bcTxn(.transaction, ow(2)), readSize: 0)
+    let r2 = wr(m, 1, 0, bc64(.freeBuffer, buf))
+    #expect(r2.codes == [NOOP, BinderReturn.release.rawValue, BinderReturn.decrefs.rawValue, BinderReturn.transaction.rawValue])
+    #expect(m.checkInvariants() == nil)
+}

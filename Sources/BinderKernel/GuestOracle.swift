@@ -1,0 +1,69 @@
+#if os(Linux)
+import BinderHarness
+import BinderUAPI
+import Glibc
+
+/// The guest side of the kernel oracle: runs inside the VM, replays scenario files one after
+/// another, each on a fresh binderfs device (`BINDER_CTL_ADD`), and prints every step's
+/// outcome as `@@S <file> <step> <hex TraceCodec>` lines on the console.
+public enum GuestOracle {
+    public static let binderfs = "/dev/binderfs"
+
+    /// Creates a binderfs device (`BINDER_CTL_ADD` on binder-control); 0 or -errno.
+    static func addDevice(_ name: String) -> Int32 {
+        let fd = Glibc.open("\(binderfs)/binder-control", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return -errno }
+        defer { Glibc.close(fd) }
+        var dev = [UInt8](repeating: 0, count: StructLayout.binderfsDevice)
+        for (i, b) in name.utf8.prefix(255).enumerated() { dev[i] = b }
+        let r = dev.withUnsafeMutableBytes { rawIoctl(fd, UInt(BinderIoctl.ctlAdd.rawValue), UInt(bitPattern: $0.baseAddress!)) }
+        return r == 0 ? 0 : -errno
+    }
+
+    static func emit(_ line: String) {
+        var l = line; l += "\n"
+        _ = Syscalls.writeFully(1, Array(l.utf8))
+    }
+
+    public static func run(directory: String, executable: String) -> Int32 {
+        emit("@@KERNEL \(kernelRelease())")
+        let files = CorpusFiles.scenarioFiles(directory)
+        // A `debug-state` file next to the scenarios asks for binder_logs/state after every step.
+        let debugState = access("\(directory)/../debug-state", F_OK) == 0
+        for (i, file) in files.enumerated() {
+            let name = "s\(i)"
+            let r = addDevice(name)
+            guard r == 0 else { emit("@@ERROR \(file) BINDER_CTL_ADD \(r)"); continue }
+            let device = "\(binderfs)/\(name)"
+            KernelBackend.configuration = KernelConfiguration(
+                devicePath: device, childArguments: [executable, "kernel", "child", device],
+                logsDirectory: "\(binderfs)/binder_logs")
+            let base = file.split(separator: "/").last.map(String.init) ?? file
+            guard let bytes = CorpusFiles.read(file) else { emit("@@ERROR \(base) unreadable"); continue }
+            let scenario = WireFormat.decode(bytes)
+            emit("@@BEGIN \(base) \(scenario.steps.count)")
+            let backend = KernelBackend(processCount: scenario.processCount)
+            let runner = ScenarioRunner(backend: backend, processCount: scenario.processCount)
+            for (k, step) in scenario.steps.enumerated() {
+                let outcome = runner.run(step)
+                emit("@@S \(base) \(k) \(TraceCodec.hex(TraceCodec.encode(outcome)))")
+                if debugState, let state = KernelBackend.readText("\(binderfs)/binder_logs/state") {
+                    for line in state.split(separator: "\n") { emit("@@STATE \(k) \(line)") }
+                }
+            }
+            backend.shutdown()
+            unlink(device)
+            emit("@@END \(base)")
+
+        }
+        emit("@@DONE \(files.count)")
+        return 0
+    }
+
+    static func kernelRelease() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafePointer(to: &u.release) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
+    }
+}
+#endif

@@ -1,0 +1,182 @@
+#if os(Linux)
+import BinderUAPI
+import Glibc
+
+/// Where the kernel backend finds its device and how it starts children.
+public struct KernelConfiguration {
+    /// The binder device of this scenario (a fresh binderfs device per scenario).
+    public var devicePath: String
+    /// argv of the child role (e.g. `[self, "kernel-child", devicePath]`).
+    public var childArguments: [String]
+    /// binderfs `binder_logs` directory (mounted with `stats=global`), used to wait for the
+    /// kernel's deferred release and flush work; nil disables the wait.
+    public var logsDirectory: String?
+    public init(devicePath: String, childArguments: [String], logsDirectory: String?) {
+        self.devicePath = devicePath; self.childArguments = childArguments; self.logsDirectory = logsDirectory
+    }
+}
+
+/// The real Linux binder as a backend: each scenario process is a child OS process, each
+/// scenario thread an OS thread in it; steps run strictly one at a time.
+public final class KernelBackend: BinderBackend {
+    public static var configuration = KernelConfiguration(devicePath: "/dev/binderfs/binder", childArguments: [], logsDirectory: nil)
+
+    public var backendName: String { "kernel" }
+    private var children: [(pid: pid_t, toChild: Int32, fromChild: Int32)] = []
+    private var pids: [Int32] = []
+    private var open: [Bool]
+    private var mapped: [Bool]
+    private var hasProc: [Bool]
+
+    public init(processCount: Int) {
+        open = Array(repeating: false, count: processCount)
+        mapped = open
+        hasProc = open
+        for _ in 0..<processCount { children.append(KernelBackend.spawnChild()) }
+        pids = (0..<processCount).map { Int32(truncatingIfNeeded: request($0, ChildRequest(op: .pid)).result) }
+    }
+
+    deinit { shutdown() }
+
+    /// Ends every child (their binder files are released by exit) and waits for the kernel's
+    /// deferred release of all their procs.
+    public func shutdown() {
+        for (i, c) in children.enumerated() where c.pid > 0 {
+            _ = Syscalls.writeFully(c.toChild, ChildRequest(op: .exit).bytes)
+            Glibc.close(c.toChild); Glibc.close(c.fromChild)
+            var status: Int32 = 0
+            waitpid(c.pid, &status, 0)
+            children[i].pid = 0
+            hasProc[i] = false
+        }
+        waitForDeferredWork(flushedPids: [])
+    }
+
+    private static func spawnChild() -> (pid: pid_t, toChild: Int32, fromChild: Int32) {
+        var down: [Int32] = [0, 0], up: [Int32] = [0, 0]
+        pipe(&down); pipe(&up)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_adddup2(&actions, down[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, up[1], 1)
+        posix_spawn_file_actions_addclose(&actions, down[1])
+        posix_spawn_file_actions_addclose(&actions, up[0])
+        let args = configuration.childArguments
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        var pid: pid_t = 0
+        let r = posix_spawn(&pid, args[0], &actions, nil, &argv, environ)
+        for p in argv { free(p) }
+        posix_spawn_file_actions_destroy(&actions)
+        Glibc.close(down[0]); Glibc.close(up[1])
+        if r != 0 { fatalError("kernel backend: posix_spawn failed: \(r)") }
+        return (pid, down[1], up[0])
+    }
+
+    private func request(_ p: ProcessIndex, _ req: ChildRequest) -> ChildReply {
+        let c = children[p]
+        guard Syscalls.writeFully(c.toChild, req.bytes),
+              let header = Syscalls.readFully(c.fromChild, ChildReply.headerSize) else {
+            fatalError("kernel backend: child \(p) died")
+        }
+        let n = Int(header.le32(at: 8))
+        let payload = n > 0 ? (Syscalls.readFully(c.fromChild, n) ?? []) : []
+        return ChildReply(result: Int64(bitPattern: header.le64(at: 0)), payload: payload)
+    }
+
+    public func pid(of process: ProcessIndex) -> Int32 { pids[process] }
+
+    public func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8]) {
+        _ = request(process, ChildRequest(op: .writeUser, a: address, payload: bytes))
+    }
+
+    public func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] {
+        request(process, ChildRequest(op: .readUser, a: address, b: UInt64(count))).payload
+    }
+
+    public func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]? {
+        if count == 0 { return [] }
+        let r = request(process, ChildRequest(op: .readMapping, a: offset, b: UInt64(count)))
+        return r.result == 0 ? r.payload : nil
+    }
+
+    public func open(_ process: ProcessIndex) -> Int32 {
+        let r = Int32(truncatingIfNeeded: request(process, ChildRequest(op: .open)).result)
+        if r == 0 { open[process] = true; hasProc[process] = true }
+        return r
+    }
+
+    public func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult {
+        let r = request(process, ChildRequest(op: .mmap, a: length, b: UInt64(prot))).result
+        if r < 0 { return .failed(Errno(rawValue: Int32(-r))) }
+        mapped[process] = true
+        return .mapped(UInt64(r))
+    }
+
+    public func munmap(_ process: ProcessIndex) -> Int32 {
+        let r = Int32(truncatingIfNeeded: request(process, ChildRequest(op: .munmap)).result)
+        mapped[process] = false
+        if !open[process] { hasProc[process] = false }
+        waitForDeferredWork(flushedPids: [])
+        return r
+    }
+
+    public func close(_ process: ProcessIndex) -> Int32 {
+        let r = Int32(truncatingIfNeeded: request(process, ChildRequest(op: .close)).result)
+        open[process] = false
+        if !mapped[process] { hasProc[process] = false }
+        waitForDeferredWork(flushedPids: hasProc[process] ? [pids[process]] : [])
+        return r
+    }
+
+    public func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
+        Int32(truncatingIfNeeded: request(process, ChildRequest(op: .ioctl, thread: UInt8(thread), a: UInt64(command), b: argument)).result)
+    }
+
+    /// The kernel counts no copies for us.
+    public var copiedBytes: UInt64 { 0 }
+    public func checkInvariants() -> String? { nil }
+
+    /// Waits (bounded, 2 s) until the kernel's deferred work is done: the number of live procs
+    /// in `binder_logs/stats` equals the procs this backend still holds, and every thread of a
+    /// flushed proc shows `need_return 1` in `binder_logs/proc/<pid>`.
+    func waitForDeferredWork(flushedPids: [Int32]) {
+        guard let logs = KernelBackend.configuration.logsDirectory else { return }
+        let expected = hasProc.filter { $0 }.count
+        for _ in 0..<2000 {
+            var settled = KernelBackend.activeProcs(logs) == expected
+            if settled {
+                for pid in flushedPids {
+                    if let text = KernelBackend.readText("\(logs)/proc/\(pid)"), text.contains("need_return 0") { settled = false }
+                }
+            }
+            if settled { return }
+            usleep(1000)
+        }
+        fputs("kernel backend: deferred work did not settle within 2 s\n", stderr)
+    }
+
+    static func readText(_ path: String) -> String? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = Glibc.read(fd, &chunk, chunk.count)
+            if n <= 0 { break }
+            out += chunk[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `proc: active N` from the global section of binder_logs/stats.
+    static func activeProcs(_ logs: String) -> Int? {
+        guard let text = readText("\(logs)/stats") else { return nil }
+        for line in text.split(separator: "\n") where line.contains("proc: active") {
+            let parts = line.split(separator: " ")
+            if let i = parts.firstIndex(of: "active"), i + 1 < parts.count { return Int(parts[i + 1]) }
+        }
+        return 0
+    }
+}
+#endif

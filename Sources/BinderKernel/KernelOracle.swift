@@ -1,0 +1,86 @@
+#if os(Linux)
+import BinderHarness
+import BinderModel
+import BinderUAPI
+
+/// The host side of the kernel oracle: replays scenario files in the VM and compares each
+/// kernel trace with the model's, step by step.
+public struct KernelOracle {
+    public struct ScenarioResult {
+        public var file: String
+        public var scenario: Scenario
+        public var kernel: [StepOutcome]
+        public var divergence: Divergence?
+        public var missing: Bool
+    }
+
+    public var bzImage: String
+    public var binary: String
+    public var workDir: String
+    public var batchSize = 400
+    public var timeoutSeconds = 900
+    /// Print the kernel's binder_logs/state after every step into the console log.
+    public var debugState = false
+
+    public init(bzImage: String, binary: String, workDir: String) {
+        self.bzImage = bzImage; self.binary = binary; self.workDir = workDir
+    }
+
+    /// The model's outcomes for a scenario.
+    public static func modelOutcomes(_ scenario: Scenario) -> [StepOutcome] {
+        ScenarioRunner.trace(scenario, on: BinderModel(processCount: scenario.processCount)).outcomes
+    }
+
+    /// Compares a kernel trace with the model's; the first differing step, if any.
+    public static func compare(_ scenario: Scenario, kernel: [StepOutcome]) -> Divergence? {
+        let model = modelOutcomes(scenario)
+        for i in 0..<max(model.count, kernel.count) {
+            let k = i < kernel.count ? kernel[i] : StepOutcome.skip("no kernel outcome")
+            let m = i < model.count ? model[i] : StepOutcome.skip("no model outcome")
+            if k != m {
+                let step = i < scenario.steps.count ? scenario.steps[i] : Step(0, 0, .version)
+                return Divergence(stepIndex: i, step: step, kind: .outcome, leftName: "kernel", rightName: "model",
+                                  left: k, right: m)
+            }
+        }
+        return nil
+    }
+
+    /// Replays `files` in as few boots as the batch size allows.
+    public func run(_ files: [(name: String, scenario: Scenario)], log: (String) -> Void) -> (release: String, results: [ScenarioResult], bootSeconds: [Double]) {
+        var results: [ScenarioResult] = []
+        var release = "?"
+        var boots: [Double] = []
+        var start = 0
+        var batch = 0
+        while start < files.count {
+            let chunk = Array(files[start..<min(files.count, start + batchSize)])
+            // Unique names inside the guest: index-prefixed.
+            let named = chunk.enumerated().map { (zeroPadded6(start + $0.offset), $0.element) }
+            let payload = named.map { ($0.0, WireFormat.encode($0.1.scenario)) }
+            log("kernel: boot \(batch + 1) with \(chunk.count) scenarios")
+            guard let boot = VirtualMachine.boot(bzImage: bzImage, binary: binary, scenarios: payload,
+                                                 workDir: "\(workDir)/boot\(batch)", timeoutSeconds: timeoutSeconds, debugState: debugState) else {
+                log("kernel: could not build the initramfs"); break
+            }
+            boots.append(boot.bootSeconds)
+            release = boot.kernelRelease
+            for e in boot.errors { log("kernel: \(e)") }
+            for (guestName, entry) in named {
+                let kernel = boot.traces[guestName] ?? []
+                let missing = kernel.count != entry.scenario.steps.count
+                let d = missing ? nil : KernelOracle.compare(entry.scenario, kernel: kernel)
+                results.append(ScenarioResult(file: entry.name, scenario: entry.scenario, kernel: kernel, divergence: d, missing: missing))
+            }
+            start += chunk.count
+            batch += 1
+        }
+        return (release, results, boots)
+    }
+}
+
+func zeroPadded6(_ n: Int) -> String {
+    let s = String(n)
+    return String(repeating: "0", count: max(0, 6 - s.count)) + s
+}
+#endif

@@ -1,0 +1,26 @@
+import BinderHarness
+import BinderUAPI
+import Testing
+
+/// Every saved scenario (regressions, differential corpus) replays with model and driver in agreement.
+@Suite struct RegressionReplayTests {
+    static func files(_ dir: String) -> [String] {
+        CorpusFiles.isDirectory(dir) ? CorpusFiles.scenarioFiles(dir) : []
+    }
+
+    @Test("Corpus/regressions and Corpus/differential replay without divergence",
+          arguments: ["regressions", "differential"])
+    func replay(directory: String) {
+        let dir = TestSupport.packageRoot() + "/Corpus/" + directory
+        for path in Self.files(dir) {
+            guard let bytes = CorpusFiles.read(path) else {
+                Issue.record("cannot read \(path)")
+                continue
+            }
+            let scenario = WireFormat.decode(bytes)
+            if let d = DifferentialRun(modelVersusDriver: scenario).divergence {
+                Issue.record("\(path) diverges:\n\(ScenarioText.render(scenario))\n\(d.report(scenario))")
+            }
+        }
+    }
+}
