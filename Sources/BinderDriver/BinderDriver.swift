@@ -19,10 +19,19 @@ public final class BinderDriver: BinderBackend {
     var lastID = 0
     var ctxMgrNode: Node?
     var ctxMgrUIDSet = false
+    /// Every cyclic object this driver allocated (see Teardown.swift): the object graph has
+    /// reference cycles (proc <-> thread/node/ref, transaction chains, intrusive work lists), and
+    /// objects outlive their proc, so `deinit` breaks the cycles through these registries.
+    var allProcs: [Proc] = []
+    var allThreads: [Thread] = []
+    var allNodes: [Node] = []
+    var allTransactions: [Transaction] = []
 
     public init(processCount: Int) {
         procs = (0..<max(0, processCount)).map { _ in SimProcess() }
     }
+
+    deinit { tearDown() }
 
     public func pid(of process: ProcessIndex) -> Int32 { Int32(truncatingIfNeeded: 100 + process) }
 
@@ -128,7 +137,9 @@ public final class BinderDriver: BinderBackend {
     /// `binder_open`
     public func open(_ process: ProcessIndex) -> Int32 {
         let sp = procs[process]
-        sp.proc = Proc(index: process, pid: pid(of: process))
+        let p = Proc(index: process, pid: pid(of: process))
+        allProcs.append(p)
+        sp.proc = p
         sp.fdOpen = true
         sp.mapped = false
         return 0
@@ -224,6 +235,7 @@ public final class BinderDriver: BinderBackend {
     func getThread(_ p: Proc, _ i: Int) -> Thread {
         if let t = p.threads[i] { return t }
         let t = Thread(index: i, proc: p)
+        allThreads.append(t)
         p.threads[i] = t
         return t
     }

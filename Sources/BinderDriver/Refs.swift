@@ -5,6 +5,7 @@ extension BinderDriver {
     func newNode(_ p: Proc, ptr: UInt64, cookie: UInt64, flags: UInt32) -> Node {
         if let n = p.nodes[ptr] { n.tmpRefs += 1; return n }
         let n = Node(id: nextID(), proc: p, ptr: ptr, cookie: cookie, flags: flags)
+        allNodes.append(n)
         n.tmpRefs = 1
         p.nodes[ptr] = n
         return n

@@ -105,6 +105,7 @@ extension BinderDriver {
         guard let tproc = targetProc else { return }
 
         let t = Transaction()
+        allTransactions.append(t)
         t.debugID = Int(tid)
         if !reply && tr.flags & TransactionFlags.oneWay == 0 { t.from = thread }
         t.toProc = tproc; t.toThread = targetThread

@@ -25,10 +25,14 @@ public final class BinderModel: BinderBackend {
     public var copiedBytes: UInt64 { copiedBytesCounter }
     /// Every process runs with euid 0.
     let euid: UInt32 = 0
+    /// Every object this model allocated, kept until `deinit` breaks their cycles (see Teardown.swift).
+    var allocated: [any CycleBreaking] = []
 
     public init(processCount: Int) {
         slots = Array(repeating: Slot(user: [UInt8](repeating: 0, count: UserMemoryLayout.scratchSize)), count: processCount)
     }
+
+    deinit { breakAllCycles() }
 
     public func pid(of process: ProcessIndex) -> Int32 { Int32(100 + process) }
 

@@ -4,7 +4,7 @@ extension BinderModel {
     /// Mirrors `binder_get_thread`: find or lazily create the caller's thread.
     func getThread(_ proc: Proc, _ index: ThreadIndex) -> Thread {
         if let t = proc.threads.first(where: { $0.index == index }) { return t }
-        let t = Thread(index: index, proc: proc)
+        let t = track(Thread(index: index, proc: proc))
         let i = proc.threads.firstIndex { $0.index > index } ?? proc.threads.count
         proc.threads.insert(t, at: i)
         return t

@@ -3,7 +3,7 @@ import BinderUAPI
 extension BinderModel {
     /// Mirrors `binder_open`: a fresh proc for the process.
     public func open(_ process: ProcessIndex) -> Int32 {
-        let proc = Proc(index: process, pid: pid(of: process))
+        let proc = track(Proc(index: process, pid: pid(of: process)))
         slots[process].proc = proc
         slots[process].fdOpen = true
         slots[process].vmaPresent = false

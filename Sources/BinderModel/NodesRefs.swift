@@ -21,7 +21,7 @@ extension BinderModel {
     /// (flags/cookie ignored) or a fresh one; either way with a node tmp ref the caller must put.
     func newNode(_ proc: Proc, ptr: UInt64, cookie: UInt64, flags: UInt32) -> Node {
         if let existing = getNode(proc, ptr: ptr) { return existing }
-        let n = Node(debugID: nextID(), proc: proc, ptr: ptr, cookie: cookie)
+        let n = track(Node(debugID: nextID(), proc: proc, ptr: ptr, cookie: cookie))
         n.tmpRefs = 1
         n.work.node = n
         n.minPriority = flags & FlatBinderFlags.priorityMask
@@ -93,7 +93,7 @@ extension BinderModel {
     /// Mirrors `binder_get_ref_for_node_olocked` with a new ref.
     func getOrCreateRef(_ proc: Proc, _ node: Node) -> (Ref, Bool) {
         if let r = proc.ref(node: node) { return (r, false) }
-        let r = Ref(debugID: nextID(), proc: proc, node: node, desc: newDesc(proc, for: node))
+        let r = track(Ref(debugID: nextID(), proc: proc, node: node, desc: newDesc(proc, for: node)))
         proc.insertRef(r)
         node.refs.insert(r, at: 0)
         return (r, true)

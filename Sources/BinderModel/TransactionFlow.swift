@@ -69,7 +69,7 @@ extension BinderModel {
         }
         guard let tproc = targetProc else { return fail() }
 
-        let t = Transaction(debugID: tid)
+        let t = track(Transaction(debugID: tid))
         let tcomplete = Work(.transactionComplete)
         t.from = (!reply && tr.flags & TransactionFlags.oneWay == 0) ? thread : nil
         t.fromPid = proc.pid

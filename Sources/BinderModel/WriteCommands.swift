@@ -115,7 +115,7 @@ extension BinderModel {
         guard let ref = lookupRef(proc, handle, needStrong: false) else { return }
         if request {
             if ref.death != nil { return }
-            let d = DeathRecord(cookie: cookie)
+            let d = track(DeathRecord(cookie: cookie))
             d.work.death = d
             ref.death = d
             if ref.node.proc == nil {
@@ -139,7 +139,7 @@ extension BinderModel {
         guard let ref = lookupRef(proc, handle, needStrong: false) else { return Errno.EINVAL.negated }
         if request {
             if ref.freeze != nil { return Errno.EINVAL.negated }
-            let f = FreezeRecord(cookie: cookie)
+            let f = track(FreezeRecord(cookie: cookie))
             f.work.freeze = f
             ref.freeze = f
             if let owner = ref.node.proc {

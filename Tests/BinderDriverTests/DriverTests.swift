@@ -297,3 +297,56 @@ func setup(_ n: Int, mapSize: UInt64 = 4096) -> Client {
     let ee = c.d.readUser(0, address: S + 0x800, count: 12)
     #expect(ee.le32(at: 0) == 0 && ee.le32(at: 4) == BinderReturn.ok.rawValue && ee.le32(at: 8) == 0)
 }
+
+/// A released driver frees its whole object graph (procs, threads, nodes, refs, transactions,
+/// work items), including objects that outlived their proc: dead nodes still referenced, a
+/// transaction whose sender died, released procs and threads.
+@Test func releasedDriverFreesObjectGraph() {
+    final class Weak { weak var o: AnyObject?; init(_ o: AnyObject) { self.o = o } }
+    var tracked: [Weak] = []
+    func track(_ d: BinderDriver) {
+        for p in d.allProcs {
+            tracked.append(Weak(p)); tracked.append(Weak(p.alloc))
+            for r in p.refsByDesc.values {
+                tracked.append(Weak(r))
+                if let x = r.death { tracked.append(Weak(x)) }
+            }
+            for (list) in [p.todo, p.deliveredDeath, p.deliveredFreeze] {
+                var w = list.head
+                while let cur = w { tracked.append(Weak(cur)); w = cur.next }
+            }
+        }
+        for t in d.allThreads {
+            tracked.append(Weak(t))
+            var w = t.todo.head
+            while let cur = w { tracked.append(Weak(cur)); w = cur.next }
+        }
+        for n in d.allNodes { tracked.append(Weak(n)) }
+        for t in d.allTransactions { tracked.append(Weak(t)) }
+    }
+    do {
+        let c = setup(3)
+        for p in 0..<3 { _ = c.ioctl(p, 0, .version, S) }
+        #expect(c.ioctl(0, 0, .setContextMgr, 0) == 0)
+        c.wr(0, 0, write: cmd(.enterLooper))
+        // proc 1 sends the manager a node, then proc 2 and proc 1 hold refs with death notices
+        let obj = FlatBinderObject(type: .binder, binderOrHandle: 0x1000, cookie: 0x2000).bytes
+        c.d.writeUser(1, address: dataAddr, bytes: obj)
+        c.d.writeUser(1, address: offsAddr, bytes: u64(0))
+        c.wr(1, 0, write: cmd(.transaction, txn(handle: 0, flags: 1, dataSize: 24, offsetsSize: 8)), readSize: 256)
+        c.wr(1, 0, write: cmd(.increfsDone, u64(0x1000) + u64(0x2000)) + cmd(.acquireDone, u64(0x1000) + u64(0x2000)))
+        c.wr(2, 0, write: cmd(.acquire, u32(0)) + cmd(.requestDeathNotification, u32(0) + u64(0xabc)))
+        // pending sync calls (the manager received one and never replies; a second stays queued)
+        c.wr(2, 0, write: cmd(.transaction, txn(handle: 0)), readSize: 256)
+        c.wr(0, 0, readSize: 256)
+        c.wr(2, 1, write: cmd(.transaction, txn(handle: 0)))
+        track(c.d)
+        // the sender thread exits and the manager dies: dead node kept by proc 2's ref
+        _ = c.ioctl(2, 0, .threadExit, 0)
+        _ = c.d.munmap(0); _ = c.d.close(0)
+        track(c.d)
+        #expect(c.d.checkInvariants() == nil)
+    }
+    #expect(!tracked.isEmpty)
+    #expect(tracked.allSatisfy { $0.o == nil })
+}

@@ -79,6 +79,7 @@ extension GenerationSession {
 
     func trailing() -> UInt32 {
         if rng.percent(3) { return rng.pick([1500, 3000, 4000]) }
+        if rng.percent(45) { return rng.pick(sizePalette) }
         return rng.pick([0, 0, 4, 8, 16, 24, 40, 64, 100, 256])
     }
 
@@ -251,6 +252,10 @@ extension GenerationSession {
             let weakOnly = views[p].refs.filter { $0.strong == 0 && $0.weak > 0 }
             if let w = rng.pickOptional(weakOnly), rng.percent(40) {
                 commands.append(rng.percent(60) ? .acquire(w.handle) : .release(w.handle))
+                // A oneway call through it shows whether the ref stayed weak (BR_FAILED_REPLY).
+                if rng.percent(50) {
+                    commands.append(.transaction(Transaction(handle: w.handle, code: 7, flags: TransactionFlags.oneWay)))
+                }
                 continue
             }
             let r = rng.pick(views[p].refs)

@@ -67,6 +67,9 @@ final class GenerationSession {
     var views: [ModelProcessView] = []
     var cookieCounter: UInt64 = 0
     var deaths = 0
+    /// A few trailing sizes this scenario favours, so that equal-sized buffers (and so the
+    /// allocator's tie-breaking between equal free blocks, §8.4) come up often.
+    var sizePalette: [UInt32] = []
 
     init(rng: SplitMix64, config: ScenarioGenerator) {
         self.rng = rng
@@ -76,6 +79,7 @@ final class GenerationSession {
         procs = (0..<processCount).map { _ in
             ProcState(threadCount: min(Scenario.maxThreads, r.int(config.threads.lowerBound...config.threads.upperBound)))
         }
+        sizePalette = (0..<r.int(1...3)).map { _ in r.pick([0, 8, 24, 40, 64, 120, 200]) as UInt32 }
         self.rng = r
         model = BinderModel(processCount: processCount)
         runner = ScenarioRunner(backend: model, processCount: processCount)
