@@ -37,11 +37,12 @@ public enum CorpusFiles {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// `mkdir -p`.
     public static func makeDirectory(_ path: String) {
-        var prefix = ""
-        for part in path.split(separator: "/", omittingEmptySubsequences: false) {
-            prefix += (prefix.isEmpty && path.hasPrefix("/") ? "" : prefix.isEmpty ? "" : "/") + part
-            if !prefix.isEmpty { mkdir(prefix, 0o755) }
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            mkdir(prefix, 0o755)
         }
     }
 

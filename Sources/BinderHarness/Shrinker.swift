@@ -61,7 +61,7 @@ public struct Shrinker {
     }
 
     /// Simpler variants of one step, simplest first.
-    static func simplifications(of step: Step) -> [Step] {
+    public static func simplifications(of step: Step) -> [Step] {
         var out: [Step] = []
         func with(_ a: Action) { out.append(Step(step.process, step.thread, a)) }
         if step.thread != 0 { out.append(Step(step.process, 0, step.action)) }

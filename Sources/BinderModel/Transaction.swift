@@ -189,6 +189,7 @@ extension BinderModel {
         let oneway = t.flags & TransactionFlags.oneWay != 0
         var pendingAsync = false
         var frozen = false
+        var outdated: Transaction?
         let node = t.buffer?.targetNode
         if oneway, let node {
             if node.hasAsyncTransaction { pendingAsync = true } else { node.hasAsyncTransaction = true }
@@ -209,13 +210,21 @@ extension BinderModel {
             if frozen && t.flags & TransactionFlags.updateTxn != 0 {
                 if let old = findOutdatedTransaction(t, node) {
                     dequeue(old.work)
-                    if let ob = old.buffer { old.buffer = nil; ob.transaction = nil; freeBuf(proc, ob, isFailure: false) }
                     proc.outstandingTxns -= 1
+                    outdated = old
                 }
             }
             enqueue(t.work, node.asyncTodo)
         }
         proc.outstandingTxns += 1
+        // The superseded transaction's buffer is released and freed directly (not through
+        // `binder_free_buf`, so the node's async queue does not advance).
+        if let old = outdated, let ob = old.buffer {
+            old.buffer = nil
+            ob.transaction = nil
+            transactionBufferRelease(proc, ob, offEnd: nil, isFailure: true)
+            proc.alloc.freeBuf(ob)
+        }
         return oneway && frozen ? BinderReturn.transactionPendingFrozen.rawValue : 0
     }
 

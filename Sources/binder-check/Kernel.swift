@@ -8,7 +8,7 @@ import Glibc
 struct Kernel: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay scenarios on a real Linux binder in a QEMU VM and compare with the model.",
-        subcommands: [BuildImage.self, KernelReplay.self, GuestRun.self, Child.self])
+        subcommands: [BuildImage.self, KernelReplay.self, Compare.self, GuestRun.self, Child.self])
 }
 
 /// Where the kernel comes from: a named profile (kernel/profiles/<name>.profile) or a bzImage.
@@ -127,6 +127,134 @@ extension Kernel {
             guard HostTools.sh("strip -o \(out) \(scratch)/release/binder-check") == 0 else { throw ExitCode(2) }
             print("guest binary: \(out) (\(formatSeconds(monotonicSeconds() - t)))")
             return out
+        }
+    }
+
+    /// `kernel compare A B`: any two of model, driver, kernel profiles or bzImages.
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare two backends (model, driver, a kernel profile, or bzimage:PATH) on the same scenarios.",
+            discussion: """
+            Runs the files given plus --generate scenarios of every generator profile on both sides, clusters \
+            the divergences by signature (operation and first differing field), shrinks one representative \
+            per class in batches (one VM boot per side evaluates every class's candidates), confirms each \
+            minimal scenario on --confirm boots, and prints (or writes with --report) a Markdown report. \
+            With --also A:B a second comparison is added to the same report.
+            """)
+        @Argument(help: "Left side: model, driver, a profile in kernel/profiles, or bzimage:PATH.")
+        var left: String
+        @Argument(help: "Right side.")
+        var right: String
+        @Argument(help: "Scenario files or directories to include.")
+        var paths: [String] = []
+        @Option(help: "Generated scenarios per generator profile.")
+        var generate: Int = 200
+        @Option(help: "Generator profiles (comma separated) or 'all'.")
+        var profiles: String = "all"
+        @Option(help: "First seed.")
+        var seed: UInt64 = 0x72_7573_7400
+        @Option(help: "Runs per minimal scenario to confirm it reproduces.")
+        var confirm: Int = 3
+        @Option(help: "Another comparison for the same report, as LEFT:RIGHT (e.g. model:7.2-c).")
+        var also: [String] = []
+        @Option(help: "Write the Markdown report here.")
+        var report: String?
+        @Option(help: "Hand-written analyses, one `## <key>` section per class.")
+        var analyses: String = "docs/divergence-analyses.md"
+        @Option(help: "Scenarios per VM boot.")
+        var batch: Int = 400
+
+        func side(_ name: String) throws -> ComparisonSide {
+            switch name {
+            case "model": return .model
+            case "driver": return .driver
+            default:
+                if name.hasPrefix("bzimage:") {
+                    let path = String(name.dropFirst(8))
+                    guard HostTools.exists(path) else { throw ValidationError("no such bzImage \(path)") }
+                    return .kernel(name: "bzimage", bzImage: path, release: "prebuilt")
+                }
+                guard let p = KernelProfile.load(name, repository: repositoryRoot()) else {
+                    throw ValidationError("unknown side \(name): use model, driver, bzimage:PATH or a profile in kernel/profiles")
+                }
+                guard let built = KernelImage.build(p, log: { print($0); flushOutput() }) else { throw ExitCode(2) }
+                return .kernel(name: name, bzImage: built.bzImage, release: built.release)
+            }
+        }
+
+        func run() throws {
+            let start = monotonicSeconds()
+            var pairs = [(left, right)]
+            for a in also {
+                let parts = a.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { throw ValidationError("--also wants LEFT:RIGHT") }
+                pairs.append((parts[0], parts[1]))
+            }
+            var needsKernel = false
+            var resolved: [(ComparisonSide, ComparisonSide)] = []
+            for (l, r) in pairs {
+                let a = try side(l), b = try side(r)
+                if case .kernel = a { needsKernel = true }
+                if case .kernel = b { needsKernel = true }
+                resolved.append((a, b))
+            }
+            let binary = needsKernel ? try KernelReplay().buildGuestBinary() : ""
+            var named: [(name: String, scenario: Scenario)] = []
+            var counts: [String: Int] = [:]
+            for path in paths {
+                for f in CorpusFiles.scenarioFiles(path) {
+                    guard let bytes = CorpusFiles.read(f) else { continue }
+                    named.append((f, WireFormat.decode(bytes)))
+                    counts["files", default: 0] += 1
+                }
+            }
+            let chosen = profiles == "all" ? GeneratorProfile.allCases
+                : try profiles.split(separator: ",").map { p -> GeneratorProfile in
+                    guard let g = GeneratorProfile(rawValue: String(p)) else { throw ValidationError("unknown generator profile \(p)") }
+                    return g
+                }
+            for profile in chosen {
+                for i in 0..<generate {
+                    let s = seed &+ UInt64(i)
+                    named.append(("\(profile.rawValue)-seed-\(s)", profile.scenario(seed: s)))
+                }
+                counts[profile.rawValue] = generate
+            }
+            var sections: [ComparisonReport.Section] = []
+            let work = repositoryRoot() + "/.build-kernel/compare"
+            for (a, b) in resolved {
+                let t = monotonicSeconds()
+                print("== \(a) vs \(b): \(named.count) scenarios")
+                flushOutput()
+                var lr = SideRunner(side: a, binary: binary, workDir: work, log: { print($0); flushOutput() })
+                var rr = SideRunner(side: b, binary: binary, workDir: work, log: { print($0); flushOutput() })
+                lr.batchSize = batch; rr.batchSize = batch
+                let cmp = Comparison(left: lr, right: rr, log: { print($0); flushOutput() })
+                let r = cmp.run(named, confirmBoots: confirm)
+                let minutes = (monotonicSeconds() - t) / 60
+                print("\(a) vs \(b): \(r.classes.count) classes from \(r.compared) scenarios in \(formatSeconds(monotonicSeconds() - t))"
+                      + " (\(fixedPoint(Double(r.compared) / max(minutes, 0.01), digits: 0)) scenarios/min)")
+                for (n, c) in r.classes.enumerated() {
+                    print("  \(n + 1). [\(c.count) scenarios, minimal \(c.minimal.steps.count) steps, \(c.confirmations)/\(c.confirmationRuns)] \(c.signature)")
+                }
+                sections.append(ComparisonReport.Section(title: "\(a.shortName) vs \(b.shortName)", left: a, right: b, classes: r.classes,
+                                                         compared: r.compared, missing: r.missing, scenarioCounts: counts))
+            }
+            let header = """
+            # Binder semantic comparison
+
+            Generated by `binder-check kernel compare \(CommandLine.arguments.dropFirst(3).joined(separator: " "))` \
+            in \(formatSeconds(monotonicSeconds() - start)). Each class is one kind of difference, found by \
+            replaying the same scenarios on both sides and grouping first divergent steps by operation and \
+            differing field; its minimal scenario was shrunk on the real kernels and re-run to confirm it.
+            """
+            let text = ComparisonReport.render(header: header, sections: sections, analyses: ComparisonReport.loadAnalyses(analyses))
+            if let report {
+                CorpusFiles.writeText(report, text + "\n")
+                print("report written to \(report)")
+            } else {
+                print(text)
+            }
         }
     }
 

@@ -1,0 +1,28 @@
+/// Named generator settings, so that comparisons can cover different kinds of scenarios.
+public enum GeneratorProfile: String, CaseIterable, Sendable {
+    /// The property tests' settings: 3–5 processes, 30–50 body steps, 10% error paths.
+    case standard
+    /// Mostly malformed input: 40% error paths.
+    case errors
+    /// Longer runs with fewer processes: 60–90 body steps, 2–3 processes.
+    case deep
+    /// Short scenarios: 10–20 body steps, 2–3 processes, 2 threads.
+    case short
+
+    public func generator(seed: UInt64) -> ScenarioGenerator {
+        var g = ScenarioGenerator(seed: seed)
+        switch self {
+        case .standard: break
+        case .errors: g.invalidPercent = 40
+        case .deep: g.bodySteps = 60...90; g.processes = 2...3
+        case .short: g.bodySteps = 10...20; g.processes = 2...3; g.threads = 2...2
+        }
+        return g
+    }
+
+    /// The first scenario of `seed` under this profile.
+    public func scenario(seed: UInt64) -> Scenario {
+        var g = generator(seed: seed)
+        return g.generate()
+    }
+}

@@ -1,0 +1,256 @@
+#if os(Linux)
+import BinderDriver
+import BinderHarness
+import BinderModel
+import BinderUAPI
+
+/// One side of a comparison: the model, the driver, or a kernel booted in the VM.
+public enum ComparisonSide: CustomStringConvertible {
+    case model
+    case driver
+    case kernel(name: String, bzImage: String, release: String)
+
+    public var description: String {
+        switch self {
+        case .model: return "model"
+        case .driver: return "driver"
+        case let .kernel(name, _, release): return "\(name) (\(release))"
+        }
+    }
+    public var shortName: String {
+        switch self {
+        case .model: return "model"
+        case .driver: return "driver"
+        case let .kernel(name, _, _): return name
+        }
+    }
+}
+
+/// Runs batches of scenarios on one side; kernel sides boot the VM once per batch.
+public struct SideRunner {
+    public var side: ComparisonSide
+    public var binary: String
+    public var workDir: String
+    public var batchSize = 400
+    public var log: (String) -> Void
+
+    public init(side: ComparisonSide, binary: String, workDir: String, log: @escaping (String) -> Void) {
+        self.side = side; self.binary = binary; self.workDir = workDir; self.log = log
+    }
+
+    /// Outcomes per scenario (nil when the kernel did not return a complete trace).
+    public func run(_ scenarios: [Scenario]) -> [[StepOutcome]?] {
+        switch side {
+        case .model:
+            return scenarios.map { ScenarioRunner.trace($0, on: BinderModel(processCount: $0.processCount)).outcomes }
+        case .driver:
+            return scenarios.map { ScenarioRunner.trace($0, on: BinderDriver(processCount: $0.processCount)).outcomes }
+        case let .kernel(name, bzImage, _):
+            var out: [[StepOutcome]?] = []
+            var start = 0
+            var boot = 0
+            while start < scenarios.count {
+                let chunk = Array(scenarios[start..<min(scenarios.count, start + batchSize)])
+                let named = chunk.enumerated().map { (zeroPadded6(start + $0.offset), WireFormat.encode($0.element)) }
+                let dir = "\(workDir)/\(name)-\(boot)"
+                guard let result = VirtualMachine.boot(bzImage: bzImage, binary: binary, scenarios: named, workDir: dir,
+                                                       timeoutSeconds: 1200) else {
+                    log("\(name): initramfs build failed"); return out + Array(repeating: nil, count: scenarios.count - out.count)
+                }
+                for e in result.errors { log("\(name): \(e)") }
+                for (i, s) in chunk.enumerated() {
+                    let t = result.traces[named[i].0] ?? []
+                    out.append(t.count == s.steps.count ? t : nil)
+                }
+                start += chunk.count
+                boot += 1
+            }
+            return out
+        }
+    }
+}
+
+/// Where two traces of the same scenario first differ, and a signature for clustering.
+public struct TraceDifference {
+    public var stepIndex: Int
+    public var signature: String
+    public var left: StepOutcome
+    public var right: StepOutcome
+
+    /// The first differing step of two complete traces, or nil when they agree.
+    public static func between(_ scenario: Scenario, _ a: [StepOutcome], _ b: [StepOutcome]) -> TraceDifference? {
+        for i in 0..<min(a.count, b.count) where a[i] != b[i] {
+            return TraceDifference(stepIndex: i, signature: signature(scenario.steps[i], a[i], b[i]), left: a[i], right: b[i])
+        }
+        return nil
+    }
+
+    /// The operation and the first field that differs, without volatile values (offsets,
+    /// handles, data) so that shrinking keeps the class.
+    static func signature(_ step: Step, _ a: StepOutcome, _ b: StepOutcome) -> String {
+        let op = ScenarioText.actionName(step.action)
+        func ret(_ o: StepOutcome) -> String { o.skipped != nil ? "skipped" : Errno.describe(o.result ?? 0) }
+        if ret(a) != ret(b) { return "\(op): return \(ret(a)) vs \(ret(b))" }
+        if a.writeConsumed != b.writeConsumed { return "\(op): write_consumed differs" }
+        if a.output != b.output { return "\(op): output differs" }
+        func name(_ r: DecodedReturn) -> String {
+            switch r {
+            case let .plain(c), let .ptrCookie(c, _, _), let .cookie(c, _), let .transaction(c, _): return c.description
+            case .frozenBinder: return "BR_FROZEN_BINDER"
+            case .truncated: return "truncated"
+            case .unknown: return "unknown"
+            }
+        }
+        for k in 0..<max(a.returns.count, b.returns.count) {
+            let x = k < a.returns.count ? a.returns[k] : nil, y = k < b.returns.count ? b.returns[k] : nil
+            if x == y { continue }
+            let nx = x.map(name) ?? "(end)", ny = y.map(name) ?? "(end)"
+            if nx != ny { return "\(op): \(nx) vs \(ny)" }
+            return "\(op): \(nx) payload differs"
+        }
+        if a.readConsumed != b.readConsumed { return "\(op): read_consumed differs" }
+        return "\(op): differs"
+    }
+}
+
+/// A class of divergences sharing a signature, with its minimal reproducer.
+public struct DivergenceClass {
+    public var signature: String
+    public var count: Int
+    public var example: String
+    public var minimal: Scenario
+    public var difference: TraceDifference
+    public var leftTrace: [StepOutcome]
+    public var rightTrace: [StepOutcome]
+    /// Boots (per kernel side) on which the minimal scenario reproduced the same signature.
+    public var confirmations: Int = 0
+    public var confirmationRuns: Int = 0
+}
+
+/// Compares two sides on many scenarios, clusters the divergences, shrinks one representative
+/// per class in batches (each VM boot evaluates every class's candidates), and confirms each
+/// minimal scenario on repeated boots.
+public struct Comparison {
+    public var left: SideRunner
+    public var right: SideRunner
+    public var log: (String) -> Void
+    public var maxShrinkRounds = 12
+    public var targetSteps = 12
+
+    public init(left: SideRunner, right: SideRunner, log: @escaping (String) -> Void) {
+        self.left = left; self.right = right; self.log = log
+    }
+
+    func differences(_ scenarios: [Scenario]) -> [TraceDifference?] {
+        let a = left.run(scenarios), b = right.run(scenarios)
+        return scenarios.indices.map { i in
+            guard let x = a[i], let y = b[i] else { return nil }
+            return TraceDifference.between(scenarios[i], x, y)
+        }
+    }
+
+    public func run(_ named: [(name: String, scenario: Scenario)], confirmBoots: Int = 3) -> (classes: [DivergenceClass], compared: Int, missing: Int) {
+        let scenarios = named.map(\.scenario)
+        let a = left.run(scenarios), b = right.run(scenarios)
+        var classes: [String: (count: Int, index: Int)] = [:]
+        var order: [String] = []
+        var missing = 0, compared = 0
+        var diffs: [Int: TraceDifference] = [:]
+        for i in scenarios.indices {
+            guard let x = a[i], let y = b[i] else { missing += 1; continue }
+            compared += 1
+            guard let d = TraceDifference.between(scenarios[i], x, y) else { continue }
+            diffs[i] = d
+            if let c = classes[d.signature] {
+                // Keep the shortest scenario as the representative.
+                let better = scenarios[i].steps.count < scenarios[c.index].steps.count
+                classes[d.signature] = (c.count + 1, better ? i : c.index)
+            } else {
+                classes[d.signature] = (1, i)
+                order.append(d.signature)
+            }
+        }
+        log("compared \(compared) scenarios (\(missing) incomplete): \(order.count) divergence classes")
+        // Shrink all representatives together, one batch per round.
+        var current: [String: Scenario] = [:]
+        for sig in order { current[sig] = truncated(scenarios[classes[sig]!.index], at: diffs[classes[sig]!.index]!.stepIndex) }
+        for round in 0..<maxShrinkRounds {
+            var batch: [(sig: String, candidate: Scenario)] = []
+            for sig in order {
+                let s = current[sig]!
+                for c in Comparison.candidates(s).prefix(80) { batch.append((sig, c)) }
+            }
+            if batch.isEmpty { break }
+            log("shrink round \(round + 1): \(batch.count) candidates")
+            let ds = differences(batch.map(\.candidate))
+            var progress = false
+            for (k, entry) in batch.enumerated() {
+                guard let d = ds[k], d.signature == entry.sig else { continue }
+                let shorter = truncated(entry.candidate, at: d.stepIndex)
+                if size(shorter) < size(current[entry.sig]!) { current[entry.sig] = shorter; progress = true }
+            }
+            if !progress { break }
+        }
+        // Final traces and confirmation boots.
+        let minimal = order.map { current[$0]! }
+        var confirmations = Array(repeating: 0, count: order.count)
+        var finalDiffs: [TraceDifference?] = Array(repeating: nil, count: order.count)
+        var finalA: [[StepOutcome]] = Array(repeating: [], count: order.count)
+        var finalB: [[StepOutcome]] = Array(repeating: [], count: order.count)
+        for boot in 0..<max(1, confirmBoots) {
+            let x = left.run(minimal), y = right.run(minimal)
+            for i in order.indices {
+                guard let p = x[i], let q = y[i], let d = TraceDifference.between(minimal[i], p, q), d.signature == order[i] else { continue }
+                confirmations[i] += 1
+                if boot == 0 || finalDiffs[i] == nil { finalDiffs[i] = d; finalA[i] = p; finalB[i] = q }
+            }
+        }
+        var result: [DivergenceClass] = []
+        for (i, sig) in order.enumerated() {
+            let d = finalDiffs[i] ?? diffs[classes[sig]!.index]!
+            result.append(DivergenceClass(signature: sig, count: classes[sig]!.count, example: named[classes[sig]!.index].name,
+                                          minimal: minimal[i], difference: d, leftTrace: finalA[i], rightTrace: finalB[i],
+                                          confirmations: confirmations[i], confirmationRuns: max(1, confirmBoots)))
+        }
+        return (result.sorted { $0.count > $1.count }, compared, missing)
+    }
+
+    func size(_ s: Scenario) -> Int {
+        s.steps.count * 1000 + s.steps.reduce(0) { acc, st in
+            if case let .writeRead(wr) = st.action { return acc + wr.commands.count }
+            return acc
+        }
+    }
+
+    func truncated(_ s: Scenario, at index: Int) -> Scenario {
+        var t = s
+        if index + 1 < t.steps.count { t.steps.removeSubrange((index + 1)...) }
+        return t
+    }
+
+    /// Smaller variants of a scenario: chunk deletions, then single-step simplifications.
+    static func candidates(_ s: Scenario) -> [Scenario] {
+        var out: [Scenario] = []
+        var chunk = max(1, s.steps.count / 2)
+        while chunk >= 1 {
+            var i = 0
+            while i < s.steps.count {
+                var c = s
+                c.steps.removeSubrange(i..<min(i + chunk, c.steps.count))
+                if !c.steps.isEmpty { out.append(c) }
+                i += chunk
+            }
+            if chunk == 1 { break }
+            chunk /= 2
+        }
+        for i in s.steps.indices {
+            for v in Shrinker.simplifications(of: s.steps[i]) {
+                var c = s
+                c.steps[i] = v
+                out.append(c)
+            }
+        }
+        return out
+    }
+}
+#endif

@@ -1,0 +1,124 @@
+#if os(Linux)
+import BinderHarness
+import BinderUAPI
+
+/// Renders comparison results as Markdown (docs/RUST-VS-C-BINDER.md).
+public enum ComparisonReport {
+    public struct Section {
+        public var title: String
+        public var left: ComparisonSide
+        public var right: ComparisonSide
+        public var classes: [DivergenceClass]
+        public var compared: Int
+        public var missing: Int
+        public var scenarioCounts: [String: Int]
+        public init(title: String, left: ComparisonSide, right: ComparisonSide, classes: [DivergenceClass], compared: Int,
+                    missing: Int, scenarioCounts: [String: Int]) {
+            self.title = title; self.left = left; self.right = right; self.classes = classes
+            self.compared = compared; self.missing = missing; self.scenarioCounts = scenarioCounts
+        }
+    }
+
+    /// A stable key for a class, used to find its hand-written analysis.
+    public static func key(_ signature: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in signature.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        let s = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    /// One line: what differs at the first divergent step.
+    public static func statement(_ c: DivergenceClass, _ l: String, _ r: String) -> String {
+        let d = c.difference
+        let op = ScenarioText.describe(c.minimal.steps[min(d.stepIndex, c.minimal.steps.count - 1)].action)
+        func ret(_ o: StepOutcome) -> String { o.skipped != nil ? "skips" : "returns \(Errno.describe(o.result ?? 0))" }
+        if d.left.result != d.right.result { return "On `\(op)`, \(l) \(ret(d.left)) where \(r) \(ret(d.right))." }
+        let a = d.left.returns.map(\.description), b = d.right.returns.map(\.description)
+        if a != b {
+            let k = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+            let x = k < a.count ? a[k] : "nothing", y = k < b.count ? b[k] : "nothing"
+            return "On `\(op)`, the read's item \(k + 1) is `\(x)` on \(l) but `\(y)` on \(r)."
+        }
+        if d.left.output != d.right.output { return "On `\(op)`, the ioctl writes back different bytes." }
+        return "On `\(op)`, write_consumed/read_consumed differ (\(l): \(d.left.writeConsumed ?? 0)/\(d.left.readConsumed ?? 0), \(r): \(d.right.writeConsumed ?? 0)/\(d.right.readConsumed ?? 0))."
+    }
+
+    static func traces(_ c: DivergenceClass, _ l: String, _ r: String) -> String {
+        var lines: [String] = []
+        for (i, step) in c.minimal.steps.enumerated() {
+            lines.append(padIndex(i) + "  " + ScenarioText.describe(step))
+            let x = i < c.leftTrace.count ? c.leftTrace[i].description : "(none)"
+            let y = i < c.rightTrace.count ? c.rightTrace[i].description : "(none)"
+            if x == y {
+                lines.append("        both:  \(x)")
+            } else {
+                lines.append("      * \(l): \(x)")
+                lines.append("      * \(r): \(y)")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public static func render(header: String, sections: [Section], analyses: [String: String]) -> String {
+        var out = [header, ""]
+        for s in sections {
+            let l = s.left.shortName, r = s.right.shortName
+            out.append("## \(s.title)")
+            out.append("")
+            out.append("Sides: **\(s.left)** (left) and **\(s.right)** (right). Scenarios compared: \(s.compared)"
+                + (s.missing > 0 ? " (\(s.missing) more did not produce a complete trace)" : "") + ".")
+            if !s.scenarioCounts.isEmpty {
+                out.append("By source: " + s.scenarioCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ".")
+            }
+            out.append("Divergence classes: \(s.classes.count).")
+            out.append("")
+            for (n, c) in s.classes.enumerated() {
+                let k = key(c.signature)
+                out.append("### \(n + 1). \(statement(c, l, r))")
+                out.append("")
+                out.append("- signature: `\(c.signature)` (key `\(k)`)")
+                out.append("- scenarios in the class: \(c.count) (first: `\(c.example)`)")
+                out.append("- minimal scenario: \(c.minimal.steps.count) steps; reproduced on \(c.confirmations) of \(c.confirmationRuns) runs")
+                out.append("")
+                out.append("```")
+                out.append(ScenarioText.render(c.minimal))
+                out.append("```")
+                out.append("")
+                out.append("Traces (`*` marks steps that differ):")
+                out.append("")
+                out.append("```")
+                out.append(traces(c, l, r))
+                out.append("```")
+                out.append("")
+                out.append(analyses[k] ?? "_Analysis: not written yet (add `\(k)` to the analysis file)._")
+                out.append("")
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+
+    /// Reads hand-written analyses: sections `## <key>` followed by Markdown, in one file.
+    public static func loadAnalyses(_ path: String) -> [String: String] {
+        guard let bytes = CorpusFiles.read(path) else { return [:] }
+        var result: [String: String] = [:]
+        var key: String?
+        var body: [Substring] = []
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("## ") {
+                if let k = key { result[k] = body.joined(separator: "\n").trimmed }
+                key = String(line.dropFirst(3)).trimmed
+                body = []
+            } else {
+                body.append(line)
+            }
+        }
+        if let k = key { result[k] = body.joined(separator: "\n").trimmed }
+        return result
+    }
+}
+
+func padIndex(_ i: Int) -> String {
+    let s = String(i)
+    return String(repeating: " ", count: max(0, 4 - s.count)) + s
+}
+#endif
