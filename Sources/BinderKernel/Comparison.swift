@@ -134,7 +134,7 @@ public struct Comparison {
     public var left: SideRunner
     public var right: SideRunner
     public var log: (String) -> Void
-    public var maxShrinkRounds = 12
+    public var maxShrinkRounds = 30
     public var targetSteps = 12
 
     public init(left: SideRunner, right: SideRunner, log: @escaping (String) -> Void) {
@@ -171,25 +171,44 @@ public struct Comparison {
             }
         }
         log("compared \(compared) scenarios (\(missing) incomplete): \(order.count) divergence classes")
-        // Shrink all representatives together, one batch per round.
+        // Shrink all representatives together, one batch per round. Each round tries chunk
+        // deletions and simplifications; besides the smallest candidate that keeps the class,
+        // the next round also tries deleting the union of every chunk that could be deleted alone.
         var current: [String: Scenario] = [:]
+        var merged: [String: [Scenario]] = [:]
         for sig in order { current[sig] = truncated(scenarios[classes[sig]!.index], at: diffs[classes[sig]!.index]!.stepIndex) }
         for round in 0..<maxShrinkRounds {
-            var batch: [(sig: String, candidate: Scenario)] = []
+            var batch: [(sig: String, candidate: Scenario, removed: Range<Int>?)] = []
             for sig in order {
-                let s = current[sig]!
-                for c in Comparison.candidates(s).prefix(80) { batch.append((sig, c)) }
+                for m in merged[sig] ?? [] { batch.append((sig, m, nil)) }
+                for c in Comparison.candidates(current[sig]!).prefix(120) { batch.append((sig, c.scenario, c.removed)) }
             }
+            merged = [:]
             if batch.isEmpty { break }
             log("shrink round \(round + 1): \(batch.count) candidates")
             let ds = differences(batch.map(\.candidate))
             var progress = false
+            var deletable: [String: [Range<Int>]] = [:]
+            let before = current
             for (k, entry) in batch.enumerated() {
                 guard let d = ds[k], d.signature == entry.sig else { continue }
+                if let r = entry.removed { deletable[entry.sig, default: []].append(r) }
                 let shorter = truncated(entry.candidate, at: d.stepIndex)
                 if size(shorter) < size(current[entry.sig]!) { current[entry.sig] = shorter; progress = true }
             }
-            if !progress { break }
+            for (sig, ranges) in deletable where ranges.count > 1 {
+                // All deletable chunks at once, and each half of them, in case the union fails.
+                let half = ranges.count / 2
+                for group in [ranges, Array(ranges[..<half]), Array(ranges[half...])] where !group.isEmpty {
+                    var keep = Array(repeating: true, count: before[sig]!.steps.count)
+                    for r in group { for i in r where i < keep.count { keep[i] = false } }
+                    var m = before[sig]!
+                    m.steps = m.steps.enumerated().filter { keep[$0.offset] }.map(\.element)
+                    if !m.steps.isEmpty, size(m) < size(current[sig]!) { merged[sig, default: []].append(m) }
+                }
+            }
+            if !progress && merged.isEmpty { break }
+            if order.allSatisfy({ current[$0]!.steps.count <= targetSteps / 2 }) { break }
         }
         // Final traces and confirmation boots.
         let minimal = order.map { current[$0]! }
@@ -228,16 +247,18 @@ public struct Comparison {
         return t
     }
 
-    /// Smaller variants of a scenario: chunk deletions, then single-step simplifications.
-    static func candidates(_ s: Scenario) -> [Scenario] {
-        var out: [Scenario] = []
+    /// Smaller variants of a scenario: chunk deletions (with the range removed), then
+    /// single-step simplifications.
+    static func candidates(_ s: Scenario) -> [(scenario: Scenario, removed: Range<Int>?)] {
+        var out: [(Scenario, Range<Int>?)] = []
         var chunk = max(1, s.steps.count / 2)
         while chunk >= 1 {
             var i = 0
             while i < s.steps.count {
+                let r = i..<min(i + chunk, s.steps.count)
                 var c = s
-                c.steps.removeSubrange(i..<min(i + chunk, c.steps.count))
-                if !c.steps.isEmpty { out.append(c) }
+                c.steps.removeSubrange(r)
+                if !c.steps.isEmpty { out.append((c, r)) }
                 i += chunk
             }
             if chunk == 1 { break }
@@ -247,7 +268,7 @@ public struct Comparison {
             for v in Shrinker.simplifications(of: s.steps[i]) {
                 var c = s
                 c.steps[i] = v
-                out.append(c)
+                out.append((c, nil))
             }
         }
         return out
