@@ -150,6 +150,9 @@ public final class KernelBackend: BinderBackend {
         guard let logs = KernelBackend.configuration.logsDirectory else { return }
         if !flushedPids.isEmpty { usleep(20_000) }
         let expected = hasProc.filter { $0 }.count
+        // The Rust driver's binderfs `stats` has no object counts: give its workqueue a fixed
+        // 50 ms instead (see docs/KERNEL-DIVERGENCES.md).
+        guard KernelBackend.activeProcs(logs) != nil else { usleep(50_000); return }
         for _ in 0..<2000 {
             if KernelBackend.activeProcs(logs) == expected { return }
             usleep(1000)
@@ -178,7 +181,9 @@ public final class KernelBackend: BinderBackend {
             let parts = line.split(separator: " ")
             if let i = parts.firstIndex(of: "active"), i + 1 < parts.count { return Int(parts[i + 1]) }
         }
-        return 0
+        // The C driver prints the line once any proc was created (always true here); a stats
+        // file without object counts (the Rust driver's) gives nil.
+        return text.contains("binder stats:") && !text.contains("proc: active") && !text.contains("BC_") ? 0 : nil
     }
 }
 #endif

@@ -163,6 +163,8 @@ extension Kernel {
         var analyses: String = "docs/divergence-analyses.md"
         @Option(help: "Scenarios per VM boot.")
         var batch: Int = 400
+        @Option(help: "Batched shrink rounds per comparison (each boots every kernel side once).")
+        var shrinkRounds: Int = 30
 
         func side(_ name: String) throws -> ComparisonSide {
             switch name {
@@ -229,7 +231,8 @@ extension Kernel {
                 var lr = SideRunner(side: a, binary: binary, workDir: work, log: { print($0); flushOutput() })
                 var rr = SideRunner(side: b, binary: binary, workDir: work, log: { print($0); flushOutput() })
                 lr.batchSize = batch; rr.batchSize = batch
-                let cmp = Comparison(left: lr, right: rr, log: { print($0); flushOutput() })
+                var cmp = Comparison(left: lr, right: rr, log: { print($0); flushOutput() })
+                cmp.maxShrinkRounds = shrinkRounds
                 let r = cmp.run(named, confirmBoots: confirm)
                 let minutes = (monotonicSeconds() - t) / 60
                 print("\(a) vs \(b): \(r.classes.count) classes from \(r.compared) scenarios in \(formatSeconds(monotonicSeconds() - t))"
