@@ -135,6 +135,7 @@ public struct Comparison {
     public var right: SideRunner
     public var log: (String) -> Void
     public var maxShrinkRounds = 30
+    public var candidatesPerClass = 120
     public var targetSteps = 12
 
     public init(left: SideRunner, right: SideRunner, log: @escaping (String) -> Void) {
@@ -181,7 +182,7 @@ public struct Comparison {
             var batch: [(sig: String, candidate: Scenario, removed: Range<Int>?)] = []
             for sig in order {
                 for m in merged[sig] ?? [] { batch.append((sig, m, nil)) }
-                for c in Comparison.candidates(current[sig]!).prefix(120) { batch.append((sig, c.scenario, c.removed)) }
+                for c in Comparison.candidates(current[sig]!).prefix(candidatesPerClass) { batch.append((sig, c.scenario, c.removed)) }
             }
             merged = [:]
             if batch.isEmpty { break }

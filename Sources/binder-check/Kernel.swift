@@ -165,6 +165,8 @@ extension Kernel {
         var batch: Int = 400
         @Option(help: "Batched shrink rounds per comparison (each boots every kernel side once).")
         var shrinkRounds: Int = 30
+        @Option(help: "Shrink candidates per class and round.")
+        var candidates: Int = 120
 
         func side(_ name: String) throws -> ComparisonSide {
             switch name {
@@ -233,6 +235,7 @@ extension Kernel {
                 lr.batchSize = batch; rr.batchSize = batch
                 var cmp = Comparison(left: lr, right: rr, log: { print($0); flushOutput() })
                 cmp.maxShrinkRounds = shrinkRounds
+                cmp.candidatesPerClass = candidates
                 let r = cmp.run(named, confirmBoots: confirm)
                 let minutes = (monotonicSeconds() - t) / 60
                 print("\(a) vs \(b): \(r.classes.count) classes from \(r.compared) scenarios in \(formatSeconds(monotonicSeconds() - t))"
