@@ -178,6 +178,13 @@ extension GenerationSession {
             var tx = Transaction(handle: handle, code: rng.u32(1...8), flags: extraFlags(oneway: oneway, targetFrozen: targetFrozen),
                                  payload: payload(p))
             maybeScatterGather(&tx)
+            // Sometimes a oneway whose slot is exactly the target's free async space: the
+            // boundary of the -ENOSPC rule (§8.3).
+            if oneway, let owner = targetOwner, rng.percent(25) {
+                let free = views[owner].freeAsyncSpace
+                if free >= 8, free <= 4000 { tx = Transaction(handle: handle, code: 9, flags: TransactionFlags.oneWay,
+                                                             payload: Payload(trailing: UInt32(free))) }
+            }
             commands.append(.transaction(tx))
         }
         _ = handle
