@@ -115,3 +115,18 @@ struct CommandEncoder {
         }
     }
 }
+
+extension WriteRead {
+    /// Where each command starts in the encoded write buffer, plus the end: the write_consumed a
+    /// kernel reports after consuming that many whole commands. Buffer references resolve to 0
+    /// (they do not change sizes).
+    public var commandBoundaries: [Int] {
+        var encoder = CommandEncoder()
+        var bounds = [0]
+        for command in commands {
+            encoder.encode([command], resolve: { _ in 0 })
+            bounds.append(encoder.writeBytes.count)
+        }
+        return bounds
+    }
+}

@@ -48,7 +48,7 @@ public enum ScenarioText {
         }
     }
 
-    static func command(name c: Command) -> String {
+    public static func command(name c: Command) -> String {
         switch c {
         case let .transaction(t): return t.isOneway ? "BC_TRANSACTION(oneway)" : "BC_TRANSACTION"
         case .reply: return "BC_REPLY"

@@ -56,7 +56,7 @@ public enum DecodedReturn: Equatable, Sendable, CustomStringConvertible {
         case let .transaction(c, t):
             var s = "\(c)(ptr=\(hex(t.targetPtr)) cookie=\(hex(t.cookie)) code=\(hex(UInt64(t.code))) flags=\(hex(UInt64(t.flags)))"
             s += " from=\(t.senderProcess >= 0 ? "P\(t.senderProcess)" : t.senderProcess == -1 ? "0" : "?")"
-            s += " data=\(t.dataSize) offsets=\(t.offsetsSize) buf=\(t.buffer)"
+            s += " data=\(t.dataSize) offsets=\(t.offsetsSize) buf=\(t.buffer) offp=\(t.offsets)"
             if let sc = t.securityContext { s += " secctx=\(sc)" }
             if !t.offsetsArray.isEmpty { s += " objs=\(t.offsetsArray)" }
             s += " bytes=\(t.data.prefix(48).map { String(format2: $0) }.joined())\(t.data.count > 48 ? "…" : ""))"

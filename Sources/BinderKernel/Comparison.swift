@@ -46,70 +46,12 @@ public struct SideRunner {
         case .driver:
             return scenarios.map { ScenarioRunner.trace($0, on: BinderDriver(processCount: $0.processCount)).outcomes }
         case let .kernel(name, bzImage, _):
-            var out: [[StepOutcome]?] = []
-            var start = 0
-            var boot = 0
-            while start < scenarios.count {
-                let chunk = Array(scenarios[start..<min(scenarios.count, start + batchSize)])
-                let named = chunk.enumerated().map { (zeroPadded6(start + $0.offset), WireFormat.encode($0.element)) }
-                let dir = "\(workDir)/\(name)-\(boot)"
-                guard let result = VirtualMachine.boot(bzImage: bzImage, binary: binary, scenarios: named, workDir: dir,
-                                                       timeoutSeconds: 1200) else {
-                    log("\(name): initramfs build failed"); return out + Array(repeating: nil, count: scenarios.count - out.count)
-                }
-                for e in result.errors { log("\(name): \(e)") }
-                for (i, s) in chunk.enumerated() {
-                    let t = result.traces[named[i].0] ?? []
-                    out.append(t.count == s.steps.count ? t : nil)
-                }
-                start += chunk.count
-                boot += 1
-            }
-            return out
+            var batches = BootBatches(bzImage: bzImage, binary: binary, workDir: "\(workDir)/\(name)")
+            batches.batchSize = batchSize
+            let r = batches.run(scenarios, log: { _ in })
+            for e in r.errors { log("\(name): \(e)") }
+            return scenarios.indices.map { r.traces[$0].count == scenarios[$0].steps.count ? r.traces[$0] : nil }
         }
-    }
-}
-
-/// Where two traces of the same scenario first differ, and a signature for clustering.
-public struct TraceDifference {
-    public var stepIndex: Int
-    public var signature: String
-    public var left: StepOutcome
-    public var right: StepOutcome
-
-    /// The first differing step of two complete traces, or nil when they agree.
-    public static func between(_ scenario: Scenario, _ a: [StepOutcome], _ b: [StepOutcome]) -> TraceDifference? {
-        for i in 0..<min(a.count, b.count) where a[i] != b[i] {
-            return TraceDifference(stepIndex: i, signature: signature(scenario.steps[i], a[i], b[i]), left: a[i], right: b[i])
-        }
-        return nil
-    }
-
-    /// The operation and the first field that differs, without volatile values (offsets,
-    /// handles, data) so that shrinking keeps the class.
-    static func signature(_ step: Step, _ a: StepOutcome, _ b: StepOutcome) -> String {
-        let op = ScenarioText.actionName(step.action)
-        func ret(_ o: StepOutcome) -> String { o.skipped != nil ? "skipped" : Errno.describe(o.result ?? 0) }
-        if ret(a) != ret(b) { return "\(op): return \(ret(a)) vs \(ret(b))" }
-        if a.writeConsumed != b.writeConsumed { return "\(op): write_consumed differs" }
-        if a.output != b.output { return "\(op): output differs" }
-        func name(_ r: DecodedReturn) -> String {
-            switch r {
-            case let .plain(c), let .ptrCookie(c, _, _), let .cookie(c, _), let .transaction(c, _): return c.description
-            case .frozenBinder: return "BR_FROZEN_BINDER"
-            case .truncated: return "truncated"
-            case .unknown: return "unknown"
-            }
-        }
-        for k in 0..<max(a.returns.count, b.returns.count) {
-            let x = k < a.returns.count ? a.returns[k] : nil, y = k < b.returns.count ? b.returns[k] : nil
-            if x == y { continue }
-            let nx = x.map(name) ?? "(end)", ny = y.map(name) ?? "(end)"
-            if nx != ny { return "\(op): \(nx) vs \(ny)" }
-            return "\(op): \(nx) payload differs"
-        }
-        if a.readConsumed != b.readConsumed { return "\(op): read_consumed differs" }
-        return "\(op): differs"
     }
 }
 
@@ -150,9 +92,15 @@ public struct Comparison {
         }
     }
 
-    public func run(_ named: [(name: String, scenario: Scenario)], confirmBoots: Int = 3) -> (classes: [DivergenceClass], compared: Int, missing: Int) {
+    /// Traces of the full scenario set, per side, so that a side shared by several comparisons
+    /// (`--also`) runs once.
+    public typealias Traces = [[StepOutcome]?]
+
+    public func run(_ named: [(name: String, scenario: Scenario)], confirmBoots: Int = 3,
+                    leftTraces: Traces? = nil, rightTraces: Traces? = nil)
+        -> (classes: [DivergenceClass], compared: Int, missing: Int, leftTraces: Traces, rightTraces: Traces) {
         let scenarios = named.map(\.scenario)
-        let a = left.run(scenarios), b = right.run(scenarios)
+        let a = leftTraces ?? left.run(scenarios), b = rightTraces ?? right.run(scenarios)
         var classes: [String: (count: Int, index: Int)] = [:]
         var order: [String] = []
         var missing = 0, compared = 0
@@ -163,8 +111,8 @@ public struct Comparison {
             guard let d = TraceDifference.between(scenarios[i], x, y) else { continue }
             diffs[i] = d
             if let c = classes[d.signature] {
-                // Keep the shortest scenario as the representative.
-                let better = scenarios[i].steps.count < scenarios[c.index].steps.count
+                // Keep the earliest divergence as the representative (it is truncated there).
+                let better = d.stepIndex < diffs[c.index]!.stepIndex
                 classes[d.signature] = (c.count + 1, better ? i : c.index)
             } else {
                 classes[d.signature] = (1, i)
@@ -232,7 +180,7 @@ public struct Comparison {
                                           minimal: minimal[i], difference: d, leftTrace: finalA[i], rightTrace: finalB[i],
                                           confirmations: confirmations[i], confirmationRuns: max(1, confirmBoots)))
         }
-        return (result.sorted { $0.count > $1.count }, compared, missing)
+        return (result.sorted { $0.count > $1.count }, compared, missing, a, b)
     }
 
     func size(_ s: Scenario) -> Int {
@@ -252,6 +200,21 @@ public struct Comparison {
     /// single-step simplifications.
     static func candidates(_ s: Scenario) -> [(scenario: Scenario, removed: Range<Int>?)] {
         var out: [(Scenario, Range<Int>?)] = []
+        // Whole processes, then whole threads (keeping the last step, where the divergence is).
+        let last = s.steps.last
+        var actors: [(ProcessIndex, ThreadIndex?)] = []
+        for p in Set(s.steps.map(\.process)).sorted() where p != last?.process { actors.append((p, nil)) }
+        for key in Set(s.steps.map { Int($0.process) << 16 | Int($0.thread) }).sorted() {
+            let p = ProcessIndex(key >> 16), t = ThreadIndex(key & 0xffff)
+            if Set(s.steps.filter { $0.process == p }.map(\.thread)).count > 1 && !(p == last?.process && t == last?.thread) {
+                actors.append((p, t))
+            }
+        }
+        for (p, t) in actors {
+            var c = s
+            c.steps.removeAll { $0.process == p && (t == nil || $0.thread == t!) }
+            if !c.steps.isEmpty && c.steps.count < s.steps.count { out.append((c, nil)) }
+        }
         var chunk = max(1, s.steps.count / 2)
         while chunk >= 1 {
             var i = 0

@@ -12,6 +12,11 @@ public enum ComparisonReport {
         public var compared: Int
         public var missing: Int
         public var scenarioCounts: [String: Int]
+        /// What the scenarios reached on each side (generator reach).
+        public var leftReach = TraceReach()
+        public var rightReach = TraceReach()
+        /// Scenarios per minute of the first full run, per side that was run for this section.
+        public var scenariosPerMinute: [(String, Int)] = []
         public init(title: String, left: ComparisonSide, right: ComparisonSide, classes: [DivergenceClass], compared: Int,
                     missing: Int, scenarioCounts: [String: Int]) {
             self.title = title; self.left = left; self.right = right; self.classes = classes
@@ -70,8 +75,12 @@ public enum ComparisonReport {
             if !s.scenarioCounts.isEmpty {
                 out.append("By source: " + s.scenarioCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ".")
             }
+            if !s.scenariosPerMinute.isEmpty {
+                out.append("Throughput of the full run: " + s.scenariosPerMinute.map { "\($0.0) \($0.1) scenarios/min" }.joined(separator: ", ") + ".")
+            }
             out.append("Divergence classes: \(s.classes.count).")
             out.append("")
+            if s.leftReach.scenarios > 0 { out.append(reach(s, l, r)) }
             for (n, c) in s.classes.enumerated() {
                 let k = key(c.signature)
                 out.append("### \(n + 1). \(statement(c, l, r))")
@@ -94,6 +103,41 @@ public enum ComparisonReport {
                 out.append("")
             }
         }
+        return out.joined(separator: "\n")
+    }
+
+    /// BR codes a zero count is expected for, and why.
+    static let unreachableReturns: [String: String] = [
+        "BR_OK": "never sent by Linux", "BR_ACQUIRE_RESULT": "never sent by Linux",
+        "BR_ATTEMPT_ACQUIRE": "never sent by Linux", "BR_FINISHED": "never sent by Linux",
+        "BR_ERROR": "only on an allocation failure",
+        "BR_TRANSACTION_SEC_CTX": "needs an LSM; the test kernels have none",
+    ]
+
+    /// The generator-reach table: step kinds, BR codes and results reached on each side.
+    static func reach(_ s: Section, _ l: String, _ r: String) -> String {
+        let a = s.leftReach, b = s.rightReach
+        var out = ["### Generator reach", "",
+                   "Counts over all \(a.scenarios) scenarios with a complete trace on both sides (skipped steps are not counted; "
+                   + "a BC command counts when the driver consumed it). Zero rows are what no scenario reached.", ""]
+        out.append("| step kind or BC command | \(l) | \(r) |")
+        out.append("|---|---:|---:|")
+        let kinds = Set(a.steps.keys).union(b.steps.keys).union(TraceReach.allCommandNames).sorted()
+        for k in kinds { out.append("| `\(k)` | \(a.steps[k] ?? 0) | \(b.steps[k] ?? 0) |") }
+        out.append("")
+        out.append("| BR code returned | \(l) | \(r) |")
+        out.append("|---|---:|---:|")
+        for k in Set(a.returns.keys).union(b.returns.keys).union(TraceReach.allReturnNames).sorted() {
+            let note = unreachableReturns[k].map { " (\($0))" } ?? ""
+            out.append("| `\(k)`\(note) | \(a.returns[k] ?? 0) | \(b.returns[k] ?? 0) |")
+        }
+        out.append("")
+        out.append("| operation and result | \(l) | \(r) |")
+        out.append("|---|---:|---:|")
+        for k in Set(a.results.keys).union(b.results.keys).sorted() {
+            out.append("| `\(k)` | \(a.results[k] ?? 0) | \(b.results[k] ?? 0) |")
+        }
+        out.append("")
         return out.joined(separator: "\n")
     }
 

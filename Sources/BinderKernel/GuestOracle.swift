@@ -36,13 +36,15 @@ public enum GuestOracle {
             guard r == 0 else { emit("@@ERROR \(file) BINDER_CTL_ADD \(r)"); continue }
             let device = "\(binderfs)/\(name)"
             KernelBackend.configuration = KernelConfiguration(
-                devicePath: device, childArguments: [executable, "kernel", "child", device],
+                devicePath: device, childArguments: [],
                 logsDirectory: "\(binderfs)/binder_logs")
             let base = file.split(separator: "/").last.map(String.init) ?? file
             guard let bytes = CorpusFiles.read(file) else { emit("@@ERROR \(base) unreadable"); continue }
             let scenario = WireFormat.decode(bytes)
             emit("@@BEGIN \(base) \(scenario.steps.count)")
+            let t0 = HostTools.now()
             let backend = KernelBackend(processCount: scenario.processCount)
+            let t1 = HostTools.now()
             let runner = ScenarioRunner(backend: backend, processCount: scenario.processCount)
             for (k, step) in scenario.steps.enumerated() {
                 let outcome = runner.run(step)
@@ -51,8 +53,11 @@ public enum GuestOracle {
                     for line in state.split(separator: "\n") { emit("@@STATE \(k) \(line)") }
                 }
             }
+            let t2 = HostTools.now()
             backend.shutdown()
             unlink(device)
+            // Where the guest's time goes (ms): spawning the process children, the steps, shutdown.
+            emit("@@T \(base) spawn=\(Int((t1 - t0) * 1000)) steps=\(Int((t2 - t1) * 1000)) shutdown=\(Int((HostTools.now() - t2) * 1000))")
             emit("@@END \(base)")
 
         }

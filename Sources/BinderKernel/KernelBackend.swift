@@ -6,7 +6,8 @@ import Glibc
 public struct KernelConfiguration {
     /// The binder device of this scenario (a fresh binderfs device per scenario).
     public var devicePath: String
-    /// argv of the child role (e.g. `[self, "kernel-child", devicePath]`).
+    /// argv of the child role (e.g. `[self, "kernel", "child", devicePath]`); empty: fork the
+    /// controller instead of executing a new image.
     public var childArguments: [String]
     /// binderfs `binder_logs` directory (mounted with `stats=global`), used to wait for the
     /// kernel's deferred release and flush work; nil disables the wait.
@@ -55,6 +56,20 @@ public final class KernelBackend: BinderBackend {
     private static func spawnChild() -> (pid: pid_t, toChild: Int32, fromChild: Int32) {
         var down: [Int32] = [0, 0], up: [Int32] = [0, 0]
         pipe(&down); pipe(&up)
+        if configuration.childArguments.isEmpty {
+            // fork without exec: under TCG an exec of the 16 MB static binary costs ~50-100 ms
+            // per process, a fork a few ms. The controller is single-threaded, so the child
+            // starts from a consistent copy; it keeps only its two pipe ends (as fd 0 and 1).
+            let pid = fork()
+            if pid == 0 {
+                dup2(down[0], 0); dup2(up[1], 1)
+                for fd in Int32(3)..<Int32(1024) { Glibc.close(fd) }
+                KernelChild.run(devicePath: configuration.devicePath)
+            }
+            Glibc.close(down[0]); Glibc.close(up[1])
+            if pid < 0 { fatalError("kernel backend: fork failed: \(errno)") }
+            return (pid, down[1], up[0])
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_adddup2(&actions, down[0], 0)

@@ -46,36 +46,21 @@ public struct KernelOracle {
         return nil
     }
 
-    /// Replays `files` in as few boots as the batch size allows.
-    public func run(_ files: [(name: String, scenario: Scenario)], log: (String) -> Void) -> (release: String, results: [ScenarioResult], bootSeconds: [Double]) {
-        var results: [ScenarioResult] = []
-        var release = "?"
-        var boots: [Double] = []
-        var start = 0
-        var batch = 0
-        while start < files.count {
-            let chunk = Array(files[start..<min(files.count, start + batchSize)])
-            // Unique names inside the guest: index-prefixed.
-            let named = chunk.enumerated().map { (zeroPadded6(start + $0.offset), $0.element) }
-            let payload = named.map { ($0.0, WireFormat.encode($0.1.scenario)) }
-            log("kernel: boot \(batch + 1) with \(chunk.count) scenarios")
-            guard let boot = VirtualMachine.boot(bzImage: bzImage, binary: binary, scenarios: payload,
-                                                 workDir: "\(workDir)/boot\(batch)", timeoutSeconds: timeoutSeconds, debugState: debugState) else {
-                log("kernel: could not build the initramfs"); break
-            }
-            boots.append(boot.bootSeconds)
-            release = boot.kernelRelease
-            for e in boot.errors { log("kernel: \(e)") }
-            for (guestName, entry) in named {
-                let kernel = boot.traces[guestName] ?? []
-                let missing = kernel.count != entry.scenario.steps.count
-                let d = missing ? nil : KernelOracle.compare(entry.scenario, kernel: kernel)
-                results.append(ScenarioResult(file: entry.name, scenario: entry.scenario, kernel: kernel, divergence: d, missing: missing))
-            }
-            start += chunk.count
-            batch += 1
+    /// Replays `files` in as few boots as the batch size allows, several VMs at a time.
+    public func run(_ files: [(name: String, scenario: Scenario)], log: @escaping (String) -> Void) -> (release: String, results: [ScenarioResult], bootSeconds: [Double]) {
+        var batches = BootBatches(bzImage: bzImage, binary: binary, workDir: workDir)
+        batches.batchSize = batchSize
+        batches.timeoutSeconds = timeoutSeconds
+        batches.debugState = debugState
+        let r = batches.run(files.map(\.scenario), log: log)
+        for e in r.errors { log("kernel: \(e)") }
+        let results = files.enumerated().map { i, entry -> ScenarioResult in
+            let kernel = r.traces[i]
+            let missing = kernel.count != entry.scenario.steps.count
+            let d = missing ? nil : KernelOracle.compare(entry.scenario, kernel: kernel)
+            return ScenarioResult(file: entry.name, scenario: entry.scenario, kernel: kernel, divergence: d, missing: missing)
         }
-        return (release, results, boots)
+        return (r.release, results, r.bootSeconds)
     }
 }
 

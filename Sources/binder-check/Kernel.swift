@@ -130,6 +130,8 @@ extension Kernel {
         }
     }
 
+    static func perMinute(_ n: Int, _ seconds: Double) -> Int { Int((Double(n) * 60 / max(seconds, 0.001)).rounded()) }
+
     /// `kernel compare A B`: any two of model, driver, kernel profiles or bzImages.
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -167,6 +169,8 @@ extension Kernel {
         var shrinkRounds: Int = 30
         @Option(help: "Shrink candidates per class and round.")
         var candidates: Int = 120
+        @Flag(help: "Exit non-zero when more than 5% of the scenarios give no complete trace on a side (CI).")
+        var requireComplete = false
 
         func side(_ name: String) throws -> ComparisonSide {
             switch name {
@@ -226,6 +230,9 @@ extension Kernel {
             }
             var sections: [ComparisonReport.Section] = []
             let work = repositoryRoot() + "/.build-kernel/compare"
+            var traceCache: [String: Comparison.Traces] = [:]
+            var sideSeconds: [String: Double] = [:]
+            var incomplete = false
             for (a, b) in resolved {
                 let t = monotonicSeconds()
                 print("== \(a) vs \(b): \(named.count) scenarios")
@@ -236,15 +243,39 @@ extension Kernel {
                 var cmp = Comparison(left: lr, right: rr, log: { print($0); flushOutput() })
                 cmp.maxShrinkRounds = shrinkRounds
                 cmp.candidatesPerClass = candidates
-                let r = cmp.run(named, confirmBoots: confirm)
+                let scenarios = named.map(\.scenario)
+                for (side, runner) in [(a, lr), (b, rr)] where traceCache[side.description] == nil {
+                    let t = monotonicSeconds()
+                    traceCache[side.description] = runner.run(scenarios)
+                    sideSeconds[side.description] = monotonicSeconds() - t
+                    print("\(side): \(scenarios.count) scenarios in \(formatSeconds(sideSeconds[side.description]!))"
+                          + " (\(Kernel.perMinute(scenarios.count, sideSeconds[side.description]!)) scenarios/min)")
+                    flushOutput()
+                }
+                let r = cmp.run(named, confirmBoots: confirm, leftTraces: traceCache[a.description], rightTraces: traceCache[b.description])
+                func reach(_ traces: Comparison.Traces) -> TraceReach {
+                    var reach = TraceReach()
+                    for (s, t) in zip(scenarios, traces) { if let t { reach.add(s, t) } }
+                    return reach
+                }
                 let minutes = (monotonicSeconds() - t) / 60
                 print("\(a) vs \(b): \(r.classes.count) classes from \(r.compared) scenarios in \(formatSeconds(monotonicSeconds() - t))"
                       + " (\(fixedPoint(Double(r.compared) / max(minutes, 0.01), digits: 0)) scenarios/min)")
                 for (n, c) in r.classes.enumerated() {
                     print("  \(n + 1). [\(c.count) scenarios, minimal \(c.minimal.steps.count) steps, \(c.confirmations)/\(c.confirmationRuns)] \(c.signature)")
                 }
-                sections.append(ComparisonReport.Section(title: "\(a.shortName) vs \(b.shortName)", left: a, right: b, classes: r.classes,
-                                                         compared: r.compared, missing: r.missing, scenarioCounts: counts))
+                var section = ComparisonReport.Section(title: "\(a.shortName) vs \(b.shortName)", left: a, right: b, classes: r.classes,
+                                                       compared: r.compared, missing: r.missing, scenarioCounts: counts)
+                section.leftReach = reach(r.leftTraces)
+                section.rightReach = reach(r.rightTraces)
+                section.scenariosPerMinute = [a, b].compactMap { side in
+                    sideSeconds[side.description].map { (side.shortName, Kernel.perMinute(scenarios.count, $0)) }
+                }
+                sections.append(section)
+                if requireComplete, r.compared == 0 || r.missing * 20 > named.count {
+                    print("error: \(r.missing) of \(named.count) scenarios gave no complete trace")
+                    incomplete = true
+                }
             }
             let header = """
             # Binder semantic comparison
@@ -261,6 +292,7 @@ extension Kernel {
             } else {
                 print(text)
             }
+            if incomplete { throw ExitCode(1) }
         }
     }
 

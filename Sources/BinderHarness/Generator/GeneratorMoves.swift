@@ -36,7 +36,7 @@ extension GenerationSession {
             weights[.threadExit] = anyMustReply ? 2 : 1
             weights[.looper] = 2
             weights[.introspect] = 2
-            weights[.freeze] = 1
+            weights[.freeze] = config.freezeWeight
         }
         let moves = Move.allCases.filter { (weights[$0] ?? 0) > 0 }
         guard !moves.isEmpty else { return }
@@ -178,12 +178,15 @@ extension GenerationSession {
             var tx = Transaction(handle: handle, code: rng.u32(1...8), flags: extraFlags(oneway: oneway, targetFrozen: targetFrozen),
                                  payload: payload(p))
             maybeScatterGather(&tx)
-            // Sometimes a oneway whose slot is exactly the target's free async space: the
-            // boundary of the -ENOSPC rule (§8.3).
+            // Sometimes a oneway whose slot is exactly the target's free async space (the
+            // boundary of the -ENOSPC rule, §8.3), or half of it when that is too big for one
+            // payload, so that a few of them drain the async space (oneway spam detection).
             if oneway, let owner = targetOwner, rng.percent(25) {
                 let free = views[owner].freeAsyncSpace
-                if free >= 8, free <= 4000 { tx = Transaction(handle: handle, code: 9, flags: TransactionFlags.oneWay,
-                                                             payload: Payload(trailing: UInt32(free))) }
+                if free >= 8 {
+                    let size = free <= 4000 ? free : min(4000, free / 2)
+                    tx = Transaction(handle: handle, code: 9, flags: TransactionFlags.oneWay, payload: Payload(trailing: UInt32(size)))
+                }
             }
             commands.append(.transaction(tx))
         }
@@ -404,7 +407,10 @@ extension GenerationSession {
         guard let p = rng.pickOptional(liveProcesses) else { return }
         let t = randomThread(p)
         let frozen = (0..<processCount).filter { procs[$0].frozen }
-        switch rng.below(6) {
+        // Prefer finishing what is outstanding: acknowledge delivered notifications, clear requested ones.
+        let choice = !procs[p].deliveredFreeze.isEmpty && rng.percent(40) ? 5
+            : !procs[p].freezeRequests.isEmpty && rng.percent(25) ? 4 : rng.below(6)
+        switch choice {
         case 0, 1:
             if let q = rng.pickOptional(frozen) { emit(p, t, .freeze(target: q, enable: 0)) }
             else { emit(p, t, .freeze(target: rng.below(processCount), enable: 1)) }

@@ -4,18 +4,23 @@ public enum GeneratorProfile: String, CaseIterable, Sendable {
     case standard
     /// Mostly malformed input: 40% error paths.
     case errors
-    /// Longer runs with fewer processes: 60–90 body steps, 2–3 processes.
+    /// Longer runs with fewer processes: 60–90 body steps, 2–3 processes, oneway spam
+    /// detection in 60% of them.
     case deep
     /// Short scenarios: 10–20 body steps, 2–3 processes, 2 threads.
     case short
+    /// Freezing: the freeze move 15 times as likely (freeze/unfreeze, frozen info, freeze
+    /// notifications and their clear/done), 3–4 processes, 40–60 body steps.
+    case freeze
 
     public func generator(seed: UInt64) -> ScenarioGenerator {
         var g = ScenarioGenerator(seed: seed)
         switch self {
         case .standard: break
         case .errors: g.invalidPercent = 40
-        case .deep: g.bodySteps = 60...90; g.processes = 2...3
+        case .deep: g.bodySteps = 60...90; g.processes = 2...3; g.spamDetectionPercent = 60
         case .short: g.bodySteps = 10...20; g.processes = 2...3; g.threads = 2...2
+        case .freeze: g.freezeWeight = 15; g.bodySteps = 40...60; g.processes = 3...4
         }
         return g
     }

@@ -17,6 +17,10 @@ public struct ScenarioGenerator {
     public var threads: ClosedRange<Int> = 2...4
     /// Percentage of body iterations that take a deliberate error path.
     public var invalidPercent = 10
+    /// Weight of the freeze move (freeze, frozen info, freeze notifications); 1 of about 70 by default.
+    public var freezeWeight = 1
+    /// Percentage of scenarios where one process enables oneway spam detection.
+    public var spamDetectionPercent = 10
 
     public init(seed: UInt64) {
         self.seed = seed
@@ -200,7 +204,7 @@ final class GenerationSession {
         for p in 0..<processCount where rng.percent(30) {
             emit(p, rng.below(procs[p].threadCount), .setMaxThreads(rng.u32(0...3)))
         }
-        if rng.percent(10) {
+        if rng.percent(config.spamDetectionPercent) {
             let p = rng.below(processCount)
             emit(p, 0, .enableOnewaySpamDetection(1))
         }
