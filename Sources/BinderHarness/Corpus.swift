@@ -66,6 +66,11 @@ public enum CorpusFiles {
         return result.sorted()
     }
 
+    /// Every readable scenario file under `paths`, decoded (`WireFormat` decoding is total).
+    public static func loadScenarios(_ paths: [String]) -> [(name: String, scenario: Scenario)] {
+        paths.flatMap(scenarioFiles).compactMap { f in read(f).map { (f, WireFormat.decode($0)) } }
+    }
+
     /// A stable file name for a scenario: FNV-1a of its encoding.
     public static func fileName(for scenario: Scenario) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -1,5 +1,6 @@
 #if os(Linux)
 import BinderDriver
+import Dispatch
 import BinderHarness
 import BinderModel
 import BinderUAPI
@@ -84,8 +85,23 @@ public struct Comparison {
         self.left = left; self.right = right; self.log = log
     }
 
+    /// Both sides' traces, the two sides run at the same time (each boots its own VMs).
+    func traces(_ scenarios: [Scenario]) -> (Traces, Traces) {
+        let results = Slots<Traces>(count: 2)
+        let group = DispatchGroup()
+        for (k, side) in [left, right].enumerated() {
+            group.enter()
+            DispatchQueue.global().async {
+                results.values[k] = side.run(scenarios)
+                group.leave()
+            }
+        }
+        group.wait()
+        return (results.values[0]!, results.values[1]!)
+    }
+
     func differences(_ scenarios: [Scenario]) -> [TraceDifference?] {
-        let a = left.run(scenarios), b = right.run(scenarios)
+        let (a, b) = traces(scenarios)
         return scenarios.indices.map { i in
             guard let x = a[i], let y = b[i] else { return nil }
             return TraceDifference.between(scenarios[i], x, y)
@@ -100,7 +116,7 @@ public struct Comparison {
                     leftTraces: Traces? = nil, rightTraces: Traces? = nil)
         -> (classes: [DivergenceClass], compared: Int, missing: Int, leftTraces: Traces, rightTraces: Traces) {
         let scenarios = named.map(\.scenario)
-        let a = leftTraces ?? left.run(scenarios), b = rightTraces ?? right.run(scenarios)
+        let (a, b) = leftTraces != nil && rightTraces != nil ? (leftTraces!, rightTraces!) : traces(scenarios)
         var classes: [String: (count: Int, index: Int)] = [:]
         var order: [String] = []
         var missing = 0, compared = 0
@@ -126,9 +142,12 @@ public struct Comparison {
         var current: [String: Scenario] = [:]
         var merged: [String: [Scenario]] = [:]
         for sig in order { current[sig] = truncated(scenarios[classes[sig]!.index], at: diffs[classes[sig]!.index]!.stepIndex) }
+        // A class whose candidates all failed in a round, with nothing merged to try, is at a
+        // local minimum: it gets no more candidates.
+        var stalled = Set<String>()
         for round in 0..<maxShrinkRounds {
             var batch: [(sig: String, candidate: Scenario, removed: Range<Int>?)] = []
-            for sig in order {
+            for sig in order where !stalled.contains(sig) {
                 for m in merged[sig] ?? [] { batch.append((sig, m, nil)) }
                 for c in Comparison.candidates(current[sig]!).prefix(candidatesPerClass) { batch.append((sig, c.scenario, c.removed)) }
             }
@@ -156,6 +175,7 @@ public struct Comparison {
                     if !m.steps.isEmpty, size(m) < size(current[sig]!) { merged[sig, default: []].append(m) }
                 }
             }
+            for sig in order where current[sig]! == before[sig]! && merged[sig] == nil { stalled.insert(sig) }
             if !progress && merged.isEmpty { break }
             if order.allSatisfy({ current[$0]!.steps.count <= targetSteps / 2 }) { break }
         }

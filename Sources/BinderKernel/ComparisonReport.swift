@@ -38,10 +38,17 @@ public enum ComparisonReport {
         let op = ScenarioText.describe(c.minimal.steps[min(d.stepIndex, c.minimal.steps.count - 1)].action)
         func ret(_ o: StepOutcome) -> String { o.skipped != nil ? "skips" : "returns \(Errno.describe(o.result ?? 0))" }
         if d.left.result != d.right.result { return "On `\(op)`, \(l) \(ret(d.left)) where \(r) \(ret(d.right))." }
-        let a = d.left.returns.map(\.description), b = d.right.returns.map(\.description)
+        if d.left.writeConsumed != d.right.writeConsumed {
+            return "On `\(op)`, both return \(Errno.describe(d.left.result ?? 0)) but write_consumed is \(d.left.writeConsumed ?? 0) on \(l) and \(d.right.writeConsumed ?? 0) on \(r)."
+        }
+        let a = d.left.returns, b = d.right.returns
         if a != b {
             let k = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
-            let x = k < a.count ? a[k] : "nothing", y = k < b.count ? b[k] : "nothing"
+            if k < a.count, k < b.count, a[k].codeName == b[k].codeName {
+                let fields = TraceDifference.payloadFields(a[k], b[k]).joined(separator: ", ")
+                return "On `\(op)`, the read's item \(k + 1) (\(a[k].codeName)) differs in \(fields): `\(a[k])` on \(l) but `\(b[k])` on \(r)."
+            }
+            let x = k < a.count ? a[k].description : "nothing", y = k < b.count ? b[k].description : "nothing"
             return "On `\(op)`, the read's item \(k + 1) is `\(x)` on \(l) but `\(y)` on \(r)."
         }
         if d.left.output != d.right.output { return "On `\(op)`, the ioctl writes back different bytes." }

@@ -74,13 +74,7 @@ extension Kernel {
             let start = monotonicSeconds()
             let image = try kernel.resolve()
             let binary = try buildGuestBinary()
-            var files: [(name: String, scenario: Scenario)] = []
-            for path in paths {
-                for f in CorpusFiles.scenarioFiles(path) {
-                    guard let bytes = CorpusFiles.read(f) else { continue }
-                    files.append((f, WireFormat.decode(bytes)))
-                }
-            }
+            var files = CorpusFiles.loadScenarios(paths)
             for i in 0..<generate {
                 var g = ScenarioGenerator(seed: seed &+ UInt64(i))
                 files.append(("generated-seed-\(seed &+ UInt64(i))", g.generate()))
@@ -207,15 +201,8 @@ extension Kernel {
                 resolved.append((a, b))
             }
             let binary = needsKernel ? try KernelReplay().buildGuestBinary() : ""
-            var named: [(name: String, scenario: Scenario)] = []
-            var counts: [String: Int] = [:]
-            for path in paths {
-                for f in CorpusFiles.scenarioFiles(path) {
-                    guard let bytes = CorpusFiles.read(f) else { continue }
-                    named.append((f, WireFormat.decode(bytes)))
-                    counts["files", default: 0] += 1
-                }
-            }
+            var named = CorpusFiles.loadScenarios(paths)
+            var counts: [String: Int] = named.isEmpty ? [:] : ["files": named.count]
             let chosen = profiles == "all" ? GeneratorProfile.allCases
                 : try profiles.split(separator: ",").map { p -> GeneratorProfile in
                     guard let g = GeneratorProfile(rawValue: String(p)) else { throw ValidationError("unknown generator profile \(p)") }
