@@ -106,7 +106,7 @@ public enum ComparisonReport {
                 out.append(traces(c, l, r))
                 out.append("```")
                 out.append("")
-                out.append(analyses[k] ?? "_Analysis: not written yet (add `\(k)` to the analysis file)._")
+                out.append(analysisBlock(k, analyses))
                 out.append("")
             }
         }
@@ -145,6 +145,32 @@ public enum ComparisonReport {
             out.append("| `\(k)` | \(a.results[k] ?? 0) | \(b.results[k] ?? 0) |")
         }
         out.append("")
+        return out.joined(separator: "\n")
+    }
+
+    /// A class's analysis between markers, so that `kernel analyses` can refresh it in place.
+    static func analysisBlock(_ key: String, _ analyses: [String: String]) -> String {
+        "<!-- analysis \(key) -->\n"
+            + (analyses[key] ?? "_Analysis: not written yet (add `\(key)` to the analysis file)._")
+            + "\n<!-- /analysis -->"
+    }
+
+    /// Replaces every marked analysis block of a rendered report with the current text of the
+    /// analysis file (the kernels need not run again when only the analyses changed).
+    public static func refreshAnalyses(_ report: String, _ analyses: [String: String]) -> String {
+        var out: [Substring] = []
+        var skipping = false
+        for line in report.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("<!-- analysis ") && line.hasSuffix(" -->") {
+                let key = String(line.dropFirst("<!-- analysis ".count).dropLast(" -->".count))
+                out.append(Substring(analysisBlock(key, analyses)))
+                skipping = true
+            } else if skipping {
+                if line == "<!-- /analysis -->" { skipping = false }
+            } else {
+                out.append(line)
+            }
+        }
         return out.joined(separator: "\n")
     }
 

@@ -8,7 +8,7 @@ import Glibc
 struct Kernel: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay scenarios on a real Linux binder in a QEMU VM and compare with the model.",
-        subcommands: [BuildImage.self, KernelReplay.self, Compare.self, GuestRun.self, Child.self])
+        subcommands: [BuildImage.self, KernelReplay.self, Compare.self, Analyses.self, GuestRun.self, Child.self])
 }
 
 /// Where the kernel comes from: a named profile (kernel/profiles/<name>.profile) or a bzImage.
@@ -125,6 +125,24 @@ extension Kernel {
     }
 
     static func perMinute(_ n: Int, _ seconds: Double) -> Int { Int((Double(n) * 60 / max(seconds, 0.001)).rounded()) }
+
+    /// `kernel analyses`: refresh the hand-written analyses inside a generated report.
+    struct Analyses: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Refresh the hand-written class analyses inside a report written by `kernel compare`.")
+        @Option(help: "The report to update in place.")
+        var report: String = "docs/RUST-VS-C-BINDER.md"
+        @Option(help: "Hand-written analyses, one `## <key>` section per class.")
+        var analyses: String = "docs/divergence-analyses.md"
+
+        func run() throws {
+            guard let bytes = CorpusFiles.read(report) else { throw ValidationError("cannot read \(report)") }
+            let text = ComparisonReport.refreshAnalyses(String(decoding: bytes, as: UTF8.self), ComparisonReport.loadAnalyses(analyses))
+            CorpusFiles.writeText(report, text)
+            let missing = text.split(separator: "\n").filter { $0.hasPrefix("_Analysis: not written yet") }.count
+            print("\(report): analyses refreshed; \(missing) class(es) without an analysis")
+        }
+    }
 
     /// `kernel compare A B`: any two of model, driver, kernel profiles or bzImages.
     struct Compare: ParsableCommand {
