@@ -35,6 +35,7 @@ let package = Package(
         .testTarget(name: "BinderUAPITests", dependencies: ["BinderUAPI", "CBinderHeader"]),
         .testTarget(name: "BinderModelTests", dependencies: ["BinderModel", "BinderUAPI"]),
         .testTarget(name: "BinderDriverTests", dependencies: ["BinderDriver", "BinderUAPI"]),
+        .testTarget(name: "BinderKernelTests", dependencies: ["BinderKernel", "BinderHarness", "BinderModel", "BinderUAPI"]),
         .testTarget(
             name: "BinderHarnessTests",
             dependencies: [

@@ -35,13 +35,11 @@ import Testing
               + "\(String(Int(n / elapsed))) scenarios/s (\(String(elapsed)) s)")
     }
 
-    @Test("GeneratedCheck.firstFailure finds nothing on a clean seed range, or reports a shrunk failure")
+    @Test("GeneratedCheck.firstFailure: model and driver agree on a seed range (a failure is reported shrunk)")
     func firstFailureAPI() {
         if let f = GeneratedCheck.firstFailure(seeds: [UInt64](1...16)) {
             TestSupport.saveRegression(f.shrunk)
-            #expect(f.shrunk.steps.count <= f.original.steps.count)
-            #expect(f.report.contains("seed: \(f.seed)"))
-            Issue.record("firstFailure:\n\(f.report)")
+            Issue.record("model and driver disagree:\n\(f.report)")
         }
     }
 

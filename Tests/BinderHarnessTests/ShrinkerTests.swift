@@ -43,14 +43,43 @@ import Testing
         if case let .writeRead(wr) = small.steps.first?.action { #expect(wr.commands.count == 1) }
     }
 
-    @Test("shrinking a real model-vs-driver failure keeps its signature")
-    func shrinkKeepsSignature() {
-        // Uses GeneratedCheck on a handful of seeds; passes vacuously when all agree.
-        if let f = GeneratedCheck.firstFailure(seeds: [UInt64](100...107)) {
-            #expect(DifferentialRun(modelVersusDriver: f.shrunk).divergence?.signature == f.divergence.signature)
-            #expect(f.shrunk.steps.count <= f.original.steps.count)
+    @Test("shrinking a real trace divergence keeps its signature and ends small")
+    func shrinkKeepsSignature() throws {
+        // The model against a backend that answers BINDER_SET_MAX_THREADS with -EINVAL: a real
+        // outcome divergence in the middle of a generated scenario.
+        func run(_ s: Scenario) -> Divergence? {
+            DifferentialRun(s, left: BackendKind.model.make(processCount: s.processCount),
+                            right: LyingBackend(processCount: s.processCount)).divergence
         }
+        let seed = try #require((UInt64(0)..<200).first { run(ScenarioGenerator.scenario(seed: $0)) != nil })
+        let original = ScenarioGenerator.scenario(seed: seed)
+        let first = try #require(run(original))
+        var shrinker = Shrinker(budget: 3000, check: run)
+        let shrunk = shrinker.shrink(original, signature: first.signature)
+        #expect(run(shrunk)?.signature == first.signature)
+        #expect(shrunk.steps.count <= 3, "shrunk to \(shrunk.steps.count) of \(original.steps.count) steps")
     }
+}
+
+/// The model, except that BINDER_SET_MAX_THREADS fails with -EINVAL.
+final class LyingBackend: BinderBackend {
+    let inner: BinderBackend
+    var backendName: String { "lying" }
+    init(processCount: Int) { inner = BackendKind.model.make(processCount: processCount) }
+    func pid(of process: ProcessIndex) -> Int32 { inner.pid(of: process) }
+    func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8]) { inner.writeUser(process, address: address, bytes: bytes) }
+    func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] { inner.readUser(process, address: address, count: count) }
+    func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]? { inner.readMapping(process, offset: offset, count: count) }
+    func open(_ process: ProcessIndex) -> Int32 { inner.open(process) }
+    func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult { inner.mmap(process, length: length, prot: prot) }
+    func munmap(_ process: ProcessIndex) -> Int32 { inner.munmap(process) }
+    func close(_ process: ProcessIndex) -> Int32 { inner.close(process) }
+    func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
+        if command == BinderIoctl.setMaxThreads.rawValue { return -Errno.EINVAL.rawValue }
+        return inner.ioctl(process, thread: thread, command: command, argument: argument)
+    }
+    var copiedBytes: UInt64 { inner.copiedBytes }
+    func checkInvariants() -> String? { inner.checkInvariants() }
 }
 
 /// The model with an invariant check that always fails.
