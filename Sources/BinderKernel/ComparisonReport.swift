@@ -86,6 +86,11 @@ public enum ComparisonReport {
                 out.append("Throughput of the full run: " + s.scenariosPerMinute.map { "\($0.0) \($0.1) scenarios/min" }.joined(separator: ", ") + ".")
             }
             out.append("Divergence classes: \(s.classes.count).")
+            if s.classes.isEmpty {
+                out.append("")
+                out.append("No divergence: every step of every scenario gave the same outcome on both sides "
+                    + "(return value, write/read consumed, every BR item with its payload, ioctl output bytes).")
+            }
             out.append("")
             if s.leftReach.scenarios > 0 { out.append(reach(s, l, r)) }
             for (n, c) in s.classes.enumerated() {

@@ -24,7 +24,7 @@ import Testing
     /// check always fails, against the model.
     static let template: Divergence = {
         let s = Scenario(processCount: 1, steps: [Step(0, 0, .open)])
-        return DifferentialRun(s, left: BrokenBackend(processCount: 1), right: BackendKind.model.make(processCount: 1)).divergence!
+        return DifferentialRun(s, left: TweakedBackend(processCount: 1, brokenInvariant: "acquire then close", failingIoctl: nil), right: BackendKind.model.make(processCount: 1)).divergence!
     }()
 
     @Test("a synthetic failing check shrinks to a tiny scenario")
@@ -49,7 +49,7 @@ import Testing
         // outcome divergence in the middle of a generated scenario.
         func run(_ s: Scenario) -> Divergence? {
             DifferentialRun(s, left: BackendKind.model.make(processCount: s.processCount),
-                            right: LyingBackend(processCount: s.processCount)).divergence
+                            right: TweakedBackend(processCount: s.processCount, brokenInvariant: nil, failingIoctl: BinderIoctl.setMaxThreads.rawValue)).divergence
         }
         let seed = try #require((UInt64(0)..<200).first { run(ScenarioGenerator.scenario(seed: $0)) != nil })
         let original = ScenarioGenerator.scenario(seed: seed)
@@ -61,11 +61,19 @@ import Testing
     }
 }
 
-/// The model, except that BINDER_SET_MAX_THREADS fails with -EINVAL.
-final class LyingBackend: BinderBackend {
+/// The model with a deliberate defect: an invariant check that always fails, or one ioctl
+/// command that always returns -EINVAL.
+final class TweakedBackend: BinderBackend {
     let inner: BinderBackend
-    var backendName: String { "lying" }
-    init(processCount: Int) { inner = BackendKind.model.make(processCount: processCount) }
+    let brokenInvariant: String?
+    let failingIoctl: UInt32?
+    var backendName: String { "tweaked" }
+    convenience init(processCount: Int) { self.init(processCount: processCount, brokenInvariant: nil, failingIoctl: nil) }
+    init(processCount: Int, brokenInvariant: String?, failingIoctl: UInt32?) {
+        inner = BackendKind.model.make(processCount: processCount)
+        self.brokenInvariant = brokenInvariant
+        self.failingIoctl = failingIoctl
+    }
     func pid(of process: ProcessIndex) -> Int32 { inner.pid(of: process) }
     func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8]) { inner.writeUser(process, address: address, bytes: bytes) }
     func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] { inner.readUser(process, address: address, count: count) }
@@ -75,29 +83,9 @@ final class LyingBackend: BinderBackend {
     func munmap(_ process: ProcessIndex) -> Int32 { inner.munmap(process) }
     func close(_ process: ProcessIndex) -> Int32 { inner.close(process) }
     func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
-        if command == BinderIoctl.setMaxThreads.rawValue { return -Errno.EINVAL.rawValue }
+        if command == failingIoctl { return -Errno.EINVAL.rawValue }
         return inner.ioctl(process, thread: thread, command: command, argument: argument)
     }
     var copiedBytes: UInt64 { inner.copiedBytes }
-    func checkInvariants() -> String? { inner.checkInvariants() }
-}
-
-/// The model with an invariant check that always fails.
-final class BrokenBackend: BinderBackend {
-    let inner: BinderBackend
-    var backendName: String { "synthetic" }
-    init(processCount: Int) { inner = BackendKind.model.make(processCount: processCount) }
-    func pid(of process: ProcessIndex) -> Int32 { inner.pid(of: process) }
-    func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8]) { inner.writeUser(process, address: address, bytes: bytes) }
-    func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] { inner.readUser(process, address: address, count: count) }
-    func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]? { inner.readMapping(process, offset: offset, count: count) }
-    func open(_ process: ProcessIndex) -> Int32 { inner.open(process) }
-    func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult { inner.mmap(process, length: length, prot: prot) }
-    func munmap(_ process: ProcessIndex) -> Int32 { inner.munmap(process) }
-    func close(_ process: ProcessIndex) -> Int32 { inner.close(process) }
-    func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
-        inner.ioctl(process, thread: thread, command: command, argument: argument)
-    }
-    var copiedBytes: UInt64 { inner.copiedBytes }
-    func checkInvariants() -> String? { "acquire then close" }
+    func checkInvariants() -> String? { brokenInvariant ?? inner.checkInvariants() }
 }
