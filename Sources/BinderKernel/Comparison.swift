@@ -85,19 +85,30 @@ public struct Comparison {
         self.left = left; self.right = right; self.log = log
     }
 
-    /// Both sides' traces, the two sides run at the same time (each boots its own VMs).
-    func traces(_ scenarios: [Scenario]) -> (Traces, Traces) {
-        let results = Slots<Traces>(count: 2)
+    /// Runs jobs at the same time (each side boots its own VMs); results in order, with the
+    /// wall-clock seconds of each job.
+    public static func runConcurrently<T>(_ jobs: [() -> T]) -> [(value: T, seconds: Double)] {
+        let results = Slots<(value: T, seconds: Double)>(count: jobs.count)
+        let lock = HostMutex()
         let group = DispatchGroup()
-        for (k, side) in [left, right].enumerated() {
+        for (k, job) in jobs.enumerated() {
             group.enter()
             DispatchQueue.global().async {
-                results.values[k] = side.run(scenarios)
+                let t = HostTools.now()
+                let v = job()
+                let seconds = HostTools.now() - t
+                lock.locked { results.values[k] = (v, seconds) }
                 group.leave()
             }
         }
         group.wait()
-        return (results.values[0]!, results.values[1]!)
+        return results.values.map { $0! }
+    }
+
+    /// Both sides' traces, the two sides run at the same time.
+    func traces(_ scenarios: [Scenario]) -> (Traces, Traces) {
+        let r = Comparison.runConcurrently([{ left.run(scenarios) }, { right.run(scenarios) }])
+        return (r[0].value, r[1].value)
     }
 
     func differences(_ scenarios: [Scenario]) -> [TraceDifference?] {

@@ -249,12 +249,14 @@ extension Kernel {
                 cmp.maxShrinkRounds = shrinkRounds
                 cmp.candidatesPerClass = candidates
                 let scenarios = named.map(\.scenario)
-                for (side, runner) in [(a, lr), (b, rr)] where traceCache[side.description] == nil {
-                    let t = monotonicSeconds()
-                    traceCache[side.description] = runner.run(scenarios)
-                    sideSeconds[side.description] = monotonicSeconds() - t
-                    print("\(side): \(scenarios.count) scenarios in \(formatSeconds(sideSeconds[side.description]!))"
-                          + " (\(Kernel.perMinute(scenarios.count, sideSeconds[side.description]!)) scenarios/min)")
+                // Sides not run yet run at the same time, each timed on its own.
+                let pending = [(a, lr), (b, rr)].filter { traceCache[$0.0.description] == nil }
+                let runs = Comparison.runConcurrently(pending.map { _, runner in { runner.run(scenarios) } })
+                for ((side, _), run) in zip(pending, runs) {
+                    traceCache[side.description] = run.value
+                    sideSeconds[side.description] = run.seconds
+                    print("\(side): \(scenarios.count) scenarios in \(formatSeconds(run.seconds))"
+                          + " (\(Kernel.perMinute(scenarios.count, run.seconds)) scenarios/min, sharing the CPUs with the other side)")
                     flushOutput()
                 }
                 let r = cmp.run(named, confirmBoots: confirm, leftTraces: traceCache[a.description], rightTraces: traceCache[b.description])
