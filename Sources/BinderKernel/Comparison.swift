@@ -155,12 +155,18 @@ public struct Comparison {
         for sig in order { current[sig] = truncated(scenarios[classes[sig]!.index], at: diffs[classes[sig]!.index]!.stepIndex) }
         // A class whose candidates all failed in a round, with nothing merged to try, is at a
         // local minimum: it gets no more candidates.
+        // Candidates are tried in windows of `candidatesPerClass`: a round without progress moves
+        // the class's window on; a class is stalled once every window failed.
         var stalled = Set<String>()
+        var window: [String: Int] = [:]
         for round in 0..<maxShrinkRounds {
             var batch: [(sig: String, candidate: Scenario, removed: Range<Int>?)] = []
             for sig in order where !stalled.contains(sig) {
                 for m in merged[sig] ?? [] { batch.append((sig, m, nil)) }
-                for c in Comparison.candidates(current[sig]!).prefix(candidatesPerClass) { batch.append((sig, c.scenario, c.removed)) }
+                let all = Comparison.candidates(current[sig]!)
+                let start = window[sig, default: 0]
+                if start >= all.count { stalled.insert(sig); continue }
+                for c in all[start..<min(all.count, start + candidatesPerClass)] { batch.append((sig, c.scenario, c.removed)) }
             }
             merged = [:]
             if batch.isEmpty { break }
@@ -186,8 +192,10 @@ public struct Comparison {
                     if !m.steps.isEmpty, size(m) < size(current[sig]!) { merged[sig, default: []].append(m) }
                 }
             }
-            for sig in order where current[sig]! == before[sig]! && merged[sig] == nil { stalled.insert(sig) }
-            if !progress && merged.isEmpty { break }
+            for sig in order where !stalled.contains(sig) {
+                if current[sig]! != before[sig]! || merged[sig] != nil { window[sig] = 0 } else { window[sig, default: 0] += candidatesPerClass }
+            }
+            if !progress && merged.isEmpty && order.allSatisfy({ stalled.contains($0) || window[$0, default: 0] >= Comparison.candidates(current[$0]!).count }) { break }
             if order.allSatisfy({ current[$0]!.steps.count <= targetSteps / 2 }) { break }
         }
         // Final traces and confirmation boots.

@@ -92,28 +92,11 @@ public enum ComparisonReport {
                     + "(return value, write/read consumed, every BR item with its payload, ioctl output bytes).")
             }
             out.append("")
+            // A hand-written note for the whole comparison (e.g. version drift), `## section <title>`.
+            out.append(analysisBlock(sectionKey(s.title), analyses, placeholder: ""))
+            out.append("")
             if s.leftReach.scenarios > 0 { out.append(reach(s, l, r)) }
-            for (n, c) in s.classes.enumerated() {
-                let k = key(c.signature)
-                out.append("### \(n + 1). \(statement(c, l, r))")
-                out.append("")
-                out.append("- signature: `\(c.signature)` (key `\(k)`)")
-                out.append("- scenarios in the class: \(c.count) (first: `\(c.example)`)")
-                out.append("- minimal scenario: \(c.minimal.steps.count) steps; reproduced on \(c.confirmations) of \(c.confirmationRuns) runs")
-                out.append("")
-                out.append("```")
-                out.append(ScenarioText.render(c.minimal))
-                out.append("```")
-                out.append("")
-                out.append("Traces (`*` marks steps that differ):")
-                out.append("")
-                out.append("```")
-                out.append(traces(c, l, r))
-                out.append("```")
-                out.append("")
-                out.append(analysisBlock(k, analyses))
-                out.append("")
-            }
+            for (n, c) in s.classes.enumerated() { out += classLines(n + 1, c, l, r, analyses) }
         }
         return out.joined(separator: "\n")
     }
@@ -154,11 +137,14 @@ public enum ComparisonReport {
     }
 
     /// A class's analysis between markers, so that `kernel analyses` can refresh it in place.
-    static func analysisBlock(_ key: String, _ analyses: [String: String]) -> String {
+    static func analysisBlock(_ key: String, _ analyses: [String: String], placeholder: String? = nil) -> String {
         "<!-- analysis \(key) -->\n"
-            + (analyses[key] ?? "_Analysis: not written yet (add `\(key)` to the analysis file)._")
+            + (analyses[key] ?? placeholder ?? "_Analysis: not written yet (add `\(key)` to the analysis file)._")
             + "\n<!-- /analysis -->"
     }
+
+    /// The analysis key of a comparison's own note: `section <title>`.
+    static func sectionKey(_ title: String) -> String { "section \(title)" }
 
     /// Replaces every marked analysis block of a rendered report with the current text of the
     /// analysis file (the kernels need not run again when only the analyses changed).
@@ -168,7 +154,7 @@ public enum ComparisonReport {
         for line in report.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("<!-- analysis ") && line.hasSuffix(" -->") {
                 let key = String(line.dropFirst("<!-- analysis ".count).dropLast(" -->".count))
-                out.append(Substring(analysisBlock(key, analyses)))
+                out.append(Substring(analysisBlock(key, analyses, placeholder: key.hasPrefix("section ") ? "" : nil)))
                 skipping = true
             } else if skipping {
                 if line == "<!-- /analysis -->" { skipping = false }
@@ -177,6 +163,62 @@ public enum ComparisonReport {
             }
         }
         return out.joined(separator: "\n")
+    }
+
+    /// The Markdown of one class: heading, facts, minimal scenario, traces, analysis.
+    static func classLines(_ n: Int, _ c: DivergenceClass, _ l: String, _ r: String, _ analyses: [String: String]) -> [String] {
+        let k = key(c.signature)
+        return ["### \(n). \(statement(c, l, r))", "",
+                "- signature: `\(c.signature)` (key `\(k)`)",
+                "- scenarios in the class: \(c.count) (first: `\(c.example)`)",
+                minimalLine(c), "",
+                "```", ScenarioText.render(c.minimal), "```", "",
+                "Traces (`*` marks steps that differ):", "",
+                "```", traces(c, l, r), "```", "",
+                analysisBlock(k, analyses), ""]
+    }
+
+    static func minimalLine(_ c: DivergenceClass) -> String {
+        "- minimal scenario: \(c.minimal.steps.count) steps; reproduced on \(c.confirmations) of \(c.confirmationRuns) runs"
+    }
+
+    /// Replaces, in a rendered report, the minimal scenario (heading, step count, scenario and
+    /// traces) of every class of `section` that is confirmed on every run and smaller than the
+    /// report's. Class sizes and analyses stay. Returns the new text and the refined keys.
+    public static func refine(_ report: String, with section: Section) -> (text: String, refined: [String]) {
+        var lines = report.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var refined: [String] = []
+        for c in section.classes where c.confirmations == c.confirmationRuns {
+            guard let top = lines.firstIndex(of: "## \(section.title)") else { break }
+            let end = lines[(top + 1)...].firstIndex { $0.hasPrefix("## ") } ?? lines.count
+            let k = key(c.signature)
+            guard let sig = lines[top..<end].firstIndex(where: { $0.hasSuffix("(key `\(k)`)") }),
+                  let heading = lines[top..<sig].lastIndex(where: { $0.hasPrefix("### ") }),
+                  let minimal = lines[sig..<end].firstIndex(where: { $0.hasPrefix("- minimal scenario: ") }),
+                  let old = Int(lines[minimal].dropFirst("- minimal scenario: ".count).prefix { $0.isNumber }),
+                  c.minimal.steps.count < old,
+                  let analysis = lines[minimal..<end].firstIndex(where: { $0.hasPrefix("<!-- analysis ") }) else { continue }
+            let number = Int(lines[heading].dropFirst(4).prefix { $0.isNumber }) ?? 0
+            // Everything from the heading up to the analysis block, keeping the report's count line.
+            var replacement = classLines(number, c, section.left.shortName, section.right.shortName, [:])
+                .prefix { !$0.hasPrefix("<!-- analysis ") }
+                .flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+            if let countLine = lines[sig..<minimal].first(where: { $0.hasPrefix("- scenarios in the class: ") }),
+               let i = replacement.firstIndex(where: { $0.hasPrefix("- scenarios in the class: ") }) {
+                replacement[i] = countLine
+            }
+            lines.replaceSubrange(heading..<analysis, with: replacement)
+            refined.append(k)
+        }
+        return (lines.joined(separator: "\n"), refined)
+    }
+
+    /// Adds a line after the report's header paragraph saying how it was refined.
+    public static func noteRefinement(_ report: String, _ note: String) -> String {
+        var lines = report.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let firstSection = lines.firstIndex { $0.hasPrefix("## ") } ?? lines.count
+        lines.insert(contentsOf: [note, ""], at: firstSection)
+        return lines.joined(separator: "\n")
     }
 
     /// Reads hand-written analyses: sections `## <key>` followed by Markdown, in one file.

@@ -183,6 +183,12 @@ extension Kernel {
         var candidates: Int = 120
         @Flag(help: "Exit non-zero when more than 5% of the scenarios give no complete trace on a side (CI).")
         var requireComplete = false
+        @Option(help: "Also run this generated scenario, as PROFILE:SEED (repeatable; e.g. a class's `first:` scenario).")
+        var scenario: [String] = []
+        @Option(help: "Write each class's minimal scenario into this directory as <key>.bscn.")
+        var saveMinimal: String?
+        @Option(help: "Instead of writing a new report, put every smaller confirmed minimal scenario into this existing report.")
+        var refine: String?
 
         func side(_ name: String) throws -> ComparisonSide {
             switch name {
@@ -233,6 +239,14 @@ extension Kernel {
                 }
                 counts[profile.rawValue] = generate
             }
+            for spec in scenario {
+                let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let g = GeneratorProfile(rawValue: parts[0]), let s = UInt64(parts[1]) else {
+                    throw ValidationError("--scenario wants PROFILE:SEED, got \(spec)")
+                }
+                named.append(("\(g.rawValue)-seed-\(s)", g.scenario(seed: s)))
+                counts["chosen", default: 0] += 1
+            }
             var sections: [ComparisonReport.Section] = []
             let work = repositoryRoot() + "/.build-kernel/compare"
             var traceCache: [String: Comparison.Traces] = [:]
@@ -279,6 +293,10 @@ extension Kernel {
                     sideSeconds[side.description].map { (side.shortName, Kernel.perMinute(scenarios.count, $0)) }
                 }
                 sections.append(section)
+                if let dir = saveMinimal {
+                    CorpusFiles.makeDirectory(dir)
+                    for c in r.classes { CorpusFiles.write("\(dir)/\(ComparisonReport.key(c.signature)).bscn", WireFormat.encode(c.minimal)) }
+                }
                 if requireComplete, r.compared == 0 || r.missing * 20 > named.count {
                     print("error: \(r.missing) of \(named.count) scenarios gave no complete trace")
                     incomplete = true
@@ -292,6 +310,23 @@ extension Kernel {
             replaying the same scenarios on both sides and grouping first divergent steps by operation and \
             differing field; its minimal scenario was shrunk on the real kernels and re-run to confirm it.
             """
+            if let refine {
+                guard let bytes = CorpusFiles.read(refine) else { throw ValidationError("cannot read \(refine)") }
+                var text = String(decoding: bytes, as: UTF8.self)
+                var refined = 0
+                for section in sections {
+                    let r = ComparisonReport.refine(text, with: section)
+                    text = r.text
+                    refined += r.refined.count
+                    print("\(section.title): refined \(r.refined.count) class(es) \(r.refined)")
+                }
+                text = ComparisonReport.noteRefinement(text, "Refined by `binder-check kernel compare "
+                    + CommandLine.arguments.dropFirst(3).joined(separator: " ") + "` in \(formatSeconds(monotonicSeconds() - start)): "
+                    + "\(refined) class(es) got a smaller minimal scenario.")
+                CorpusFiles.writeText(refine, text)
+                if incomplete { throw ExitCode(1) }
+                return
+            }
             let text = ComparisonReport.render(header: header, sections: sections, analyses: ComparisonReport.loadAnalyses(analyses))
             if let report {
                 CorpusFiles.writeText(report, text + "\n")
