@@ -274,6 +274,18 @@ public struct Comparison {
                 out.append((c, nil))
             }
         }
+        // Pairs of steps that only go together (a close and the reopen after it, a call and its
+        // read): the last resort of a scenario where no single step can go.
+        if (3...30).contains(s.steps.count) {
+            for i in 0..<(s.steps.count - 1) {
+                for j in (i + 1)..<s.steps.count where j != s.steps.count - 1 {
+                    var c = s
+                    c.steps.remove(at: j)
+                    c.steps.remove(at: i)
+                    out.append((c, nil))
+                }
+            }
+        }
         return out
     }
 }

@@ -248,7 +248,8 @@ extension Kernel {
                 counts["chosen", default: 0] += 1
             }
             var sections: [ComparisonReport.Section] = []
-            let work = repositoryRoot() + "/.build-kernel/compare"
+            // Per process, so that two comparisons at once never share boot directories.
+            let work = repositoryRoot() + "/.build-kernel/compare/\(getpid())"
             var traceCache: [String: Comparison.Traces] = [:]
             var sideSeconds: [String: Double] = [:]
             var incomplete = false
