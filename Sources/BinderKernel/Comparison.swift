@@ -156,7 +156,8 @@ public struct Comparison {
         // A class whose candidates all failed in a round, with nothing merged to try, is at a
         // local minimum: it gets no more candidates.
         // Candidates are tried in windows of `candidatesPerClass`: a round without progress moves
-        // the class's window on; a class is stalled once every window failed.
+        // the class's window on; a class is stalled once every window failed, and shrinking ends
+        // when every class is stalled (an empty batch).
         var stalled = Set<String>()
         var window: [String: Int] = [:]
         for round in 0..<maxShrinkRounds {
@@ -172,14 +173,13 @@ public struct Comparison {
             if batch.isEmpty { break }
             log("shrink round \(round + 1): \(batch.count) candidates")
             let ds = differences(batch.map(\.candidate))
-            var progress = false
             var deletable: [String: [Range<Int>]] = [:]
             let before = current
             for (k, entry) in batch.enumerated() {
                 guard let d = ds[k], d.signature == entry.sig else { continue }
                 if let r = entry.removed { deletable[entry.sig, default: []].append(r) }
                 let shorter = truncated(entry.candidate, at: d.stepIndex)
-                if size(shorter) < size(current[entry.sig]!) { current[entry.sig] = shorter; progress = true }
+                if size(shorter) < size(current[entry.sig]!) { current[entry.sig] = shorter }
             }
             for (sig, ranges) in deletable where ranges.count > 1 {
                 // All deletable chunks at once, and each half of them, in case the union fails.
@@ -195,7 +195,6 @@ public struct Comparison {
             for sig in order where !stalled.contains(sig) {
                 if current[sig]! != before[sig]! || merged[sig] != nil { window[sig] = 0 } else { window[sig, default: 0] += candidatesPerClass }
             }
-            if !progress && merged.isEmpty && order.allSatisfy({ stalled.contains($0) || window[$0, default: 0] >= Comparison.candidates(current[$0]!).count }) { break }
             if order.allSatisfy({ current[$0]!.steps.count <= targetSteps / 2 }) { break }
         }
         // Final traces and confirmation boots.

@@ -54,7 +54,7 @@ import Testing
         let model = ScenarioRunner.trace(s, on: BinderModel(processCount: 2)).outcomes
         var other = model
         let k = try #require(other[6].returns.firstIndex { if case .transaction = $0 { return true } else { return false } })
-        guard case var .transaction(code, t) = other[6].returns[k] else { return }
+        guard case var .transaction(code, t) = other[6].returns[k] else { Issue.record("item \(k) is not a transaction"); return }
         t.offsets = .raw(0)
         t.senderProcess = t.senderProcess == 1 ? 0 : 1
         other[6].returns[k] = .transaction(code, t)
