@@ -31,14 +31,15 @@ public struct Shrinker {
         var progress = true
         while progress, budget > 0 {
             progress = false
-            // 1. Delete chunks of steps, large chunks first.
+            // 1. Delete chunks of steps, large chunks first; when a deletion alone fails, try it
+            // with later handles and received buffers renumbered (`OperandRemap`).
             var chunk = max(1, best.steps.count / 2)
             while chunk >= 1 {
                 var i = 0
                 while i < best.steps.count {
-                    var c = best
-                    c.steps.removeSubrange(i..<min(i + chunk, c.steps.count))
-                    if accept(c) { progress = true } else { i += chunk }
+                    let r = i..<min(i + chunk, best.steps.count)
+                    let candidates = ShrinkMoves.deletions(best, OperandRemap.Original(best), dropping: { r.contains($0) })
+                    if candidates.contains(where: accept) { progress = true } else { i += chunk }
                 }
                 chunk /= 2
             }

@@ -164,7 +164,7 @@ public struct Comparison {
             var batch: [(sig: String, candidate: Scenario, removed: Range<Int>?)] = []
             for sig in order where !stalled.contains(sig) {
                 for m in merged[sig] ?? [] { batch.append((sig, m, nil)) }
-                let all = Comparison.candidates(current[sig]!)
+                let all = ShrinkMoves.candidates(current[sig]!)
                 let start = window[sig, default: 0]
                 if start >= all.count { stalled.insert(sig); continue }
                 for c in all[start..<min(all.count, start + candidatesPerClass)] { batch.append((sig, c.scenario, c.removed)) }
@@ -179,17 +179,17 @@ public struct Comparison {
                 guard let d = ds[k], d.signature == entry.sig else { continue }
                 if let r = entry.removed { deletable[entry.sig, default: []].append(r) }
                 let shorter = truncated(entry.candidate, at: d.stepIndex)
-                if size(shorter) < size(current[entry.sig]!) { current[entry.sig] = shorter }
+                if ShrinkMoves.smaller(shorter, than: current[entry.sig]!) { current[entry.sig] = shorter }
             }
             for (sig, ranges) in deletable where ranges.count > 1 {
                 // All deletable chunks at once, and each half of them, in case the union fails.
                 let half = ranges.count / 2
                 for group in [ranges, Array(ranges[..<half]), Array(ranges[half...])] where !group.isEmpty {
-                    var keep = Array(repeating: true, count: before[sig]!.steps.count)
-                    for r in group { for i in r where i < keep.count { keep[i] = false } }
-                    var m = before[sig]!
-                    m.steps = m.steps.enumerated().filter { keep[$0.offset] }.map(\.element)
-                    if !m.steps.isEmpty, size(m) < size(current[sig]!) { merged[sig, default: []].append(m) }
+                    let base = before[sig]!
+                    for m in ShrinkMoves.deletions(base, OperandRemap.Original(base), dropping: { i in group.contains { $0.contains(i) } })
+                    where ShrinkMoves.smaller(m, than: current[sig]!) {
+                        merged[sig, default: []].append(m)
+                    }
                 }
             }
             for sig in order where !stalled.contains(sig) {
@@ -221,71 +221,10 @@ public struct Comparison {
         return (result.sorted { $0.count > $1.count }, compared, missing, a, b)
     }
 
-    func size(_ s: Scenario) -> Int {
-        s.steps.count * 1000 + s.steps.reduce(0) { acc, st in
-            if case let .writeRead(wr) = st.action { return acc + wr.commands.count }
-            return acc
-        }
-    }
-
     func truncated(_ s: Scenario, at index: Int) -> Scenario {
         var t = s
         if index + 1 < t.steps.count { t.steps.removeSubrange((index + 1)...) }
         return t
-    }
-
-    /// Smaller variants of a scenario: chunk deletions (with the range removed), then
-    /// single-step simplifications.
-    static func candidates(_ s: Scenario) -> [(scenario: Scenario, removed: Range<Int>?)] {
-        var out: [(Scenario, Range<Int>?)] = []
-        // Whole processes, then whole threads (keeping the last step, where the divergence is).
-        let last = s.steps.last
-        var actors: [(ProcessIndex, ThreadIndex?)] = []
-        for p in Set(s.steps.map(\.process)).sorted() where p != last?.process { actors.append((p, nil)) }
-        for key in Set(s.steps.map { Int($0.process) << 16 | Int($0.thread) }).sorted() {
-            let p = ProcessIndex(key >> 16), t = ThreadIndex(key & 0xffff)
-            if Set(s.steps.filter { $0.process == p }.map(\.thread)).count > 1 && !(p == last?.process && t == last?.thread) {
-                actors.append((p, t))
-            }
-        }
-        for (p, t) in actors {
-            var c = s
-            c.steps.removeAll { $0.process == p && (t == nil || $0.thread == t!) }
-            if !c.steps.isEmpty && c.steps.count < s.steps.count { out.append((c, nil)) }
-        }
-        var chunk = max(1, s.steps.count / 2)
-        while chunk >= 1 {
-            var i = 0
-            while i < s.steps.count {
-                let r = i..<min(i + chunk, s.steps.count)
-                var c = s
-                c.steps.removeSubrange(r)
-                if !c.steps.isEmpty { out.append((c, r)) }
-                i += chunk
-            }
-            if chunk == 1 { break }
-            chunk /= 2
-        }
-        for i in s.steps.indices {
-            for v in Shrinker.simplifications(of: s.steps[i]) {
-                var c = s
-                c.steps[i] = v
-                out.append((c, nil))
-            }
-        }
-        // Pairs of steps that only go together (a close and the reopen after it, a call and its
-        // read): the last resort of a scenario where no single step can go.
-        if (3...30).contains(s.steps.count) {
-            for i in 0..<(s.steps.count - 1) {
-                for j in (i + 1)..<s.steps.count where j != s.steps.count - 1 {
-                    var c = s
-                    c.steps.remove(at: j)
-                    c.steps.remove(at: i)
-                    out.append((c, nil))
-                }
-            }
-        }
-        return out
     }
 }
 #endif
