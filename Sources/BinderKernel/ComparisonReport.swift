@@ -96,7 +96,8 @@ public enum ComparisonReport {
             out.append(analysisBlock(sectionKey(s.title), analyses, placeholder: ""))
             out.append("")
             if s.leftReach.scenarios > 0 { out.append(reach(s, l, r)) }
-            for (n, c) in s.classes.enumerated() { out += classLines(n + 1, c, l, r, analyses) }
+            let scope = s.title == sections.first?.title ? nil : s.title
+            for (n, c) in s.classes.enumerated() { out += classLines(n + 1, c, l, r, analyses, scope: scope) }
         }
         return out.joined(separator: "\n")
     }
@@ -166,7 +167,8 @@ public enum ComparisonReport {
     }
 
     /// The Markdown of one class: heading, facts, minimal scenario, traces, analysis.
-    static func classLines(_ n: Int, _ c: DivergenceClass, _ l: String, _ r: String, _ analyses: [String: String]) -> [String] {
+    static func classLines(_ n: Int, _ c: DivergenceClass, _ l: String, _ r: String, _ analyses: [String: String],
+                           scope: String? = nil) -> [String] {
         let k = key(c.signature)
         return ["### \(n). \(statement(c, l, r))", "",
                 "- signature: `\(c.signature)` (key `\(k)`)",
@@ -175,7 +177,14 @@ public enum ComparisonReport {
                 "```", ScenarioText.render(c.minimal), "```", "",
                 "Traces (`*` marks steps that differ):", "",
                 "```", traces(c, l, r), "```", "",
-                analysisBlock(k, analyses), ""]
+                analysisBlock(analysisKey(k, scope: scope), analyses), ""]
+    }
+
+    /// The analysis key of a class: its signature key in the report's first comparison, and
+    /// `<comparison title> <key>` in the others (`--also`), where the same signature can have
+    /// another cause.
+    public static func analysisKey(_ key: String, scope: String?) -> String {
+        scope.map { "\($0) \(key)" } ?? key
     }
 
     static func minimalLine(_ c: DivergenceClass) -> String {

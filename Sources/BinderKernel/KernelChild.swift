@@ -36,6 +36,8 @@ public enum KernelChild {
                 reply.result = r
             case .munmap:
                 reply.result = Int64(Syscalls.unmap(mappingBase, length: mappingLength))
+                // The range may be reused by the child's own allocations: never read it again.
+                if reply.result == 0 { mappingBase = 0; mappingLength = 0 }
             case .close:
                 reply.result = Int64(Syscalls.closeFD(fd))
                 fd = -1

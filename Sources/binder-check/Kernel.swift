@@ -299,7 +299,12 @@ extension Kernel {
                 sections.append(section)
                 if let dir = saveMinimal {
                     CorpusFiles.makeDirectory(dir)
-                    for c in r.classes { CorpusFiles.write("\(dir)/\(ComparisonReport.key(c.signature)).bscn", WireFormat.encode(c.minimal)) }
+                    // Classes of later comparisons (`--also`) get the comparison as a prefix: a
+                    // signature can occur in several comparisons.
+                    let prefix = sections.count == 1 ? "" : "\(a.shortName)-vs-\(b.shortName)-"
+                    for c in r.classes {
+                        CorpusFiles.write("\(dir)/\(prefix)\(ComparisonReport.key(c.signature)).bscn", WireFormat.encode(c.minimal))
+                    }
                 }
                 if requireComplete, r.compared == 0 || r.missing * 20 > named.count {
                     print("error: \(r.missing) of \(named.count) scenarios gave no complete trace")

@@ -1,6 +1,6 @@
 #if os(Linux)
 import BinderHarness
-import BinderKernel
+@testable import BinderKernel
 import BinderModel
 import BinderUAPI
 import Testing
@@ -60,6 +60,25 @@ import Testing
         other[6].returns[k] = .transaction(code, t)
         let d = try #require(TraceDifference.between(s, model, other))
         #expect(d.signature == "write-read read: BR_TRANSACTION sender_pid,data.ptr.offsets differ")
+    }
+
+    @Test("a class of a later comparison looks up its analysis under the comparison's title")
+    func scopedAnalyses() throws {
+        let s = Scenario(processCount: 1, steps: [Step(0, 0, .open), Step(0, 0, .setMaxThreads(1))])
+        let model = ScenarioRunner.trace(s, on: BinderModel(processCount: 1)).outcomes
+        var other = model
+        other[1].result = -22
+        let d = try #require(TraceDifference.between(s, model, other))
+        let c = DivergenceClass(signature: d.signature, count: 1, example: "x", minimal: s, difference: d,
+                                leftTrace: model, rightTrace: other, confirmations: 3, confirmationRuns: 3)
+        let k = ComparisonReport.key(d.signature)
+        func section(_ title: String) -> ComparisonReport.Section {
+            ComparisonReport.Section(title: title, left: .model, right: .driver, classes: [c], compared: 1, missing: 0, scenarioCounts: [:])
+        }
+        let text = ComparisonReport.render(header: "# R", sections: [section("a vs b"), section("model vs c")],
+                                           analyses: [k: "first", "model vs c \(k)": "second"])
+        #expect(text.contains("<!-- analysis \(k) -->\nfirst\n"))
+        #expect(text.contains("<!-- analysis model vs c \(k) -->\nsecond\n"))
     }
 
     @Test("kernel analyses refreshes marked blocks and keeps the rest")
