@@ -46,8 +46,8 @@ public enum ShrinkMoves {
     }
 
     /// Smaller variants of a scenario: deletions of whole processes and threads, chunks
-    /// (with the range removed), thread and process merges, single-step simplifications, then
-    /// step pairs.
+    /// (with the range removed), merged write-reads, thread and process merges, single-step
+    /// simplifications, then step pairs.
     public static func candidates(_ s: Scenario) -> [(scenario: Scenario, removed: Range<Int>?)] {
         var out: [(Scenario, Range<Int>?)] = []
         let original = OperandRemap.Original(s)
@@ -77,6 +77,19 @@ public enum ShrinkMoves {
             }
             if chunk == 1 { break }
             chunk /= 2
+        }
+        // Two write-reads of one thread made one: the commands of both in one write, placed
+        // at the first or at the second.
+        for i in s.steps.indices {
+            guard case let .writeRead(a) = s.steps[i].action,
+                  let j = s.steps[(i + 1)...].firstIndex(where: { $0.process == s.steps[i].process && $0.thread == s.steps[i].thread }),
+                  case let .writeRead(b) = s.steps[j].action, let merged = WriteRead.merging(a, b) else { continue }
+            for at in [i, j] {
+                var c = s
+                c.steps[at].action = .writeRead(merged)
+                c.steps.remove(at: at == i ? j : i)
+                out.append((c, nil))
+            }
         }
         // One thread's steps moved to a lower thread of the same process: the moved thread's
         // prologue (BINDER_VERSION) can then go.
@@ -138,5 +151,20 @@ extension Action {
         case let .frozenInfo(t) where t == p: return .frozenInfo(target: q)
         default: return self
         }
+    }
+}
+
+extension WriteRead {
+    /// One write-read doing what `a` then `b` do: `a`'s commands, then `b`'s, and the larger
+    /// read. Nil when `a` has arguments a merge would change (bad pointers, a truncated write,
+    /// consumed offsets).
+    static func merging(_ a: WriteRead, _ b: WriteRead) -> WriteRead? {
+        guard a.writeSizeAdjust == 0, a.writeConsumed == 0, a.readConsumed == 0, b.writeConsumed == 0, b.readConsumed == 0,
+              [a.writePointer, a.readPointer, a.structPointer, b.writePointer, b.readPointer, b.structPointer].allSatisfy({ $0 == .valid })
+        else { return nil }
+        var m = b
+        m.commands = a.commands + b.commands
+        m.readSize = max(a.readSize, b.readSize)
+        return m
     }
 }

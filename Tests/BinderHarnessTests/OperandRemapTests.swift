@@ -32,7 +32,7 @@ import Testing
         #expect(original.remap(Self.original, kept: Array(Self.original.steps.indices)) == Self.original)
     }
 
-    @Test("shrink candidates include the renumbered deletion and thread and process merges, and every one is smaller")
+    @Test("shrink candidates include renumbered deletions, merged write-reads, thread and process merges; every one is smaller")
     func candidatesAreSmaller() {
         var s = Self.original
         s.steps[9].thread = 2
@@ -43,6 +43,13 @@ import Testing
             return wr.commands == [.acquire(1), .freeBuffer(.received(index: 1))]
         })
         #expect(all.contains { $0.steps.count == s.steps.count && $0.steps[9].thread == 0 })
+        // P1.T0's two write-reads (steps 5 and 6 once P1.T1 is T0) as one.
+        var two = s
+        two.steps[6].thread = 0
+        #expect(ShrinkMoves.candidates(two).map(\.scenario).contains { c in
+            guard c.steps.count == two.steps.count - 1, case let .writeRead(wr) = c.steps[5].action else { return false }
+            return wr.commands.count == 2
+        })
         // P1's steps moved into P0, on threads P0 does not use (P0 has T0-T2).
         #expect(all.contains { c in c.steps.allSatisfy { $0.process == 0 } && c.steps[3].thread == 3 })
     }
