@@ -15,79 +15,67 @@ public enum OperandRemap {
     struct NodeIdentity: Hashable { var owner: ProcessIndex; var ptr: UInt64 }
     /// A received buffer by the original step that delivered it and its place in that read.
     struct Delivery: Hashable { var step: Int; var position: Int }
+    /// What the acting process holds just before a step: its handles and, by `received#N`
+    /// index, the buffers it received since it opened the device.
+    struct Holdings { var handles: [UInt32: NodeIdentity]; var received: [Delivery] }
 
-    /// What the model saw in the original scenario.
+    /// What the model saw in the original scenario, step by step.
     public struct Original {
-        let scenario: Scenario
-        let handles: [[UInt32: NodeIdentity]]
-        let deliveries: [[UInt32: Delivery]]
+        let before: [Holdings]
 
         public init(_ scenario: Scenario) {
-            self.scenario = scenario
-            (handles, deliveries) = OperandRemap.observe(scenario)
+            var before: [Holdings] = []
+            _ = OperandRemap.walk(scenario, origin: { $0 }) { _, step, holdings in before.append(holdings); return step }
+            self.before = before
         }
 
         /// `candidate` with handle and `received#N` operands rewritten, where `kept[k]` is the
         /// index in the original of the candidate's step `k`.
         public func remap(_ candidate: Scenario, kept: [Int]) -> Scenario {
             precondition(kept.count == candidate.steps.count)
-            let model = BinderModel(processCount: candidate.processCount)
-            let runner = ScenarioRunner(backend: model, processCount: candidate.processCount)
-            var out = candidate
-            var deliveredHere = Array(repeating: [Delivery: UInt32](), count: candidate.processCount)
-            for (k, step) in candidate.steps.enumerated() {
-                let i = kept[k]
-                guard i < handles.count, step.process < candidate.processCount else { _ = runner.run(step); continue }
-                let p = step.process
-                var renumbered: [UInt32: UInt32] = [:]
-                for ref in model.view(of: p).refs {
-                    guard let owner = ref.nodeOwner else { continue }
-                    let id = NodeIdentity(owner: owner, ptr: ref.nodePtr)
-                    if let old = handles[i].first(where: { $0.value == id })?.key, old != ref.handle { renumbered[old] = ref.handle }
-                }
-                func buffer(_ n: UInt32) -> UInt32 {
-                    guard let d = deliveries[i][n], let m = deliveredHere[p][d] else { return n }
-                    return m
-                }
-                let rewritten = Step(p, step.thread, step.action.mapOperands(handle: { renumbered[$0] ?? $0 }, received: buffer))
-                out.steps[k] = rewritten
-                let count = runner.processes[p].received.count
-                _ = runner.run(rewritten)
-                let now = runner.processes[p].received.count
-                if case .open = step.action, now == 0 { deliveredHere[p] = [:] }
-                for n in count..<max(count, now) { deliveredHere[p][Delivery(step: i, position: n - count)] = UInt32(n) }
+            return OperandRemap.walk(candidate, origin: { kept[$0] }) { k, step, now in
+                let then = before[kept[k]]
+                let handleNow = Dictionary(now.handles.map { ($0.value, $0.key) }, uniquingKeysWith: min)
+                return Step(step.process, step.thread, step.action.mapOperands(
+                    handle: { h in then.handles[h].flatMap { handleNow[$0] } ?? h },
+                    received: { n in
+                        guard Int(n) < then.received.count, let m = now.received.firstIndex(of: then.received[Int(n)]) else { return n }
+                        return UInt32(m)
+                    }))
             }
-            return out
         }
     }
 
-    /// Per original step: the handles of the acting process (before the step) and which
-    /// delivery each `received#N` of that process refers to.
-    static func observe(_ s: Scenario) -> (handles: [[UInt32: NodeIdentity]], deliveries: [[UInt32: Delivery]]) {
+    /// Runs `s` on the model one step at a time. `visit` sees each step with what its process
+    /// holds just before it, and returns the step to run instead; buffers a step delivers are
+    /// recorded under `origin(k)`, the original index of step `k`. Returns the steps run.
+    static func walk(_ s: Scenario, origin: (Int) -> Int, visit: (Int, Step, Holdings) -> Step) -> Scenario {
         let model = BinderModel(processCount: s.processCount)
         let runner = ScenarioRunner(backend: model, processCount: s.processCount)
-        var handles: [[UInt32: NodeIdentity]] = []
-        var deliveries: [[UInt32: Delivery]] = []
         var received = Array(repeating: [Delivery](), count: s.processCount)
-        for (i, step) in s.steps.enumerated() {
-            guard step.process < s.processCount else { handles.append([:]); deliveries.append([:]); _ = runner.run(step); continue }
+        var out = s
+        for (k, step) in s.steps.enumerated() {
+            guard step.process < s.processCount else {
+                _ = runner.run(visit(k, step, Holdings(handles: [:], received: [])))
+                continue
+            }
             let p = step.process
-            var h: [UInt32: NodeIdentity] = [:]
-            for ref in model.view(of: p).refs { if let o = ref.nodeOwner { h[ref.handle] = NodeIdentity(owner: o, ptr: ref.nodePtr) } }
-            handles.append(h)
-            var d: [UInt32: Delivery] = [:]
-            for (n, x) in received[p].enumerated() { d[UInt32(n)] = x }
-            deliveries.append(d)
+            var handles: [UInt32: NodeIdentity] = [:]
+            for ref in model.view(of: p).refs {
+                if let owner = ref.nodeOwner { handles[ref.handle] = NodeIdentity(owner: owner, ptr: ref.nodePtr) }
+            }
+            let run = visit(k, step, Holdings(handles: handles, received: received[p]))
+            out.steps[k] = run
             let count = runner.processes[p].received.count
-            _ = runner.run(step)
+            _ = runner.run(run)
             let now = runner.processes[p].received.count
+            // A successful open starts the process's received list again (ScenarioRunner).
             if case .open = step.action, now == 0 { received[p] = [] }
-            for n in count..<max(count, now) { received[p].append(Delivery(step: i, position: n - count)) }
+            for n in count..<max(count, now) { received[p].append(Delivery(step: origin(k), position: n - count)) }
         }
-        return (handles, deliveries)
+        return out
     }
 }
-
 extension Action {
     /// This action with every handle operand passed through `handle` and every `received#N`
     /// through `received`.

@@ -1,11 +1,12 @@
 import BinderUAPI
 
 /// The moves that make a failing scenario smaller, and the order that says which of two
-/// scenarios is smaller. Used by the kernel comparison's batched shrinker.
+/// scenarios is smaller. Used by the kernel comparison's batched shrinker; `Shrinker` uses the
+/// deletions.
 public enum ShrinkMoves {
     /// Shrink order: fewer steps, then fewer commands, then fewer payload objects and
-    /// non-default arguments, then fewer processes, then lower thread indices. Every accepted candidate is smaller,
-    /// so shrinking ends.
+    /// non-default arguments, then fewer processes, then lower thread indices. Every accepted
+    /// candidate is smaller, so shrinking ends.
     public static func complexity(_ s: Scenario) -> [Int] {
         var commands = 0, objects = 0, arguments = 0
         for step in s.steps {
@@ -34,13 +35,20 @@ public enum ShrinkMoves {
 
     public static func smaller(_ a: Scenario, than b: Scenario) -> Bool { complexity(a).lexicographicallyPrecedes(complexity(b)) }
 
+    /// `s` without the steps `drop` selects, and the original indices of the steps kept; nil
+    /// when that removes nothing or everything.
+    public static func deleting(_ s: Scenario, _ drop: (Int) -> Bool) -> (scenario: Scenario, kept: [Int])? {
+        let kept = s.steps.indices.filter { !drop($0) }
+        guard !kept.isEmpty, kept.count < s.steps.count else { return nil }
+        var c = s
+        c.steps = kept.map { s.steps[$0] }
+        return (c, kept)
+    }
+
     /// `s` without the steps `drop` selects, as is and with its handles and `received#N`
     /// operands renumbered to name the same objects (`OperandRemap`) when that differs.
     public static func deletions(_ s: Scenario, _ original: OperandRemap.Original, dropping drop: (Int) -> Bool) -> [Scenario] {
-        let kept = s.steps.indices.filter { !drop($0) }
-        guard !kept.isEmpty, kept.count < s.steps.count else { return [] }
-        var c = s
-        c.steps = kept.map { s.steps[$0] }
+        guard let (c, kept) = deleting(s, drop) else { return [] }
         let r = original.remap(c, kept: kept)
         return r == c ? [c] : [c, r]
     }
@@ -55,11 +63,10 @@ public enum ShrinkMoves {
         let last = s.steps.last
         var actors: [(ProcessIndex, ThreadIndex?)] = []
         for p in Set(s.steps.map(\.process)).sorted() where p != last?.process { actors.append((p, nil)) }
-        var threads: [ProcessIndex: [ThreadIndex]] = [:]
-        for key in Set(s.steps.map { Int($0.process) << 16 | Int($0.thread) }).sorted() {
-            threads[ProcessIndex(key >> 16), default: []].append(ThreadIndex(key & 0xffff))
-        }
-        for (p, ts) in threads.sorted(by: { $0.key < $1.key }) where ts.count > 1 {
+        // Each process's threads, in order.
+        let threads = Dictionary(grouping: s.steps, by: \.process).mapValues { Set($0.map(\.thread)).sorted() }
+            .sorted { $0.key < $1.key }
+        for (p, ts) in threads where ts.count > 1 {
             for t in ts where !(p == last?.process && t == last?.thread) { actors.append((p, t)) }
         }
         for (p, t) in actors {
@@ -93,7 +100,7 @@ public enum ShrinkMoves {
         }
         // One thread's steps moved to a lower thread of the same process: the moved thread's
         // prologue (BINDER_VERSION) can then go.
-        for (p, ts) in threads.sorted(by: { $0.key < $1.key }) {
+        for (p, ts) in threads {
             for t in ts where t > 0 {
                 for u in 0..<t {
                     var c = s
@@ -104,21 +111,22 @@ public enum ShrinkMoves {
         }
         // One process's steps moved into another process (same thread numbers, or threads the
         // other process does not use): its open and mmap then repeat the other's and can go.
-        let processes = Set(s.steps.map(\.process)).sorted()
-        for p in processes {
-            for q in processes where q != p {
-                let used = Set(s.steps.filter { $0.process == q }.map(\.thread))
+        for (p, own) in threads {
+            for (q, used) in threads where q != p {
                 let free = (0..<ThreadIndex(Scenario.maxThreads)).filter { !used.contains($0) }
-                let own = Set(s.steps.filter { $0.process == p }.map(\.thread)).sorted()
-                var shifts: [[ThreadIndex: ThreadIndex]] = [Dictionary(uniqueKeysWithValues: own.map { ($0, $0) })]
-                if own.count <= free.count { shifts.append(Dictionary(uniqueKeysWithValues: zip(own, free))) }
+                let same = Dictionary(uniqueKeysWithValues: own.map { ($0, $0) })
+                var shifts = [same]
+                if own.count <= free.count {
+                    let moved = Dictionary(uniqueKeysWithValues: zip(own, free))
+                    if moved != same { shifts.append(moved) }
+                }
                 for shift in shifts {
                     var c = s
                     for i in c.steps.indices {
                         if c.steps[i].process == p { c.steps[i] = Step(q, shift[c.steps[i].thread]!, c.steps[i].action) }
                         c.steps[i].action = c.steps[i].action.renamingTarget(p, to: q)
                     }
-                    if !out.contains(where: { $0.0 == c }) { out.append((c, nil)) }
+                    out.append((c, nil))
                 }
             }
         }

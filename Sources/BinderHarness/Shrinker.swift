@@ -20,13 +20,26 @@ public struct Shrinker {
         if let d = check(best), d.signature == signature, d.stepIndex + 1 < best.steps.count {
             best.steps.removeSubrange((d.stepIndex + 1)...)
         }
+        // What the model saw in `best`, for renumbering operands after deletions; computed
+        // when first needed after `best` changes.
+        var observed: OperandRemap.Original?
         func accept(_ candidate: Scenario) -> Bool {
             guard budget > 0 else { return false }
             budget -= 1
             guard let d = check(candidate), d.signature == signature else { return false }
             best = candidate
             if d.stepIndex + 1 < best.steps.count { best.steps.removeSubrange((d.stepIndex + 1)...) }
+            observed = nil
             return true
+        }
+        /// Deletes the steps `drop` selects; when that alone fails, tries it again with later
+        /// handles and received buffers renumbered.
+        func acceptDeletion(_ drop: (Int) -> Bool) -> Bool {
+            guard let (plain, kept) = ShrinkMoves.deleting(best, drop) else { return false }
+            if accept(plain) { return true }
+            if observed == nil { observed = OperandRemap.Original(best) }
+            let renumbered = observed!.remap(plain, kept: kept)
+            return renumbered != plain && accept(renumbered)
         }
         var progress = true
         while progress, budget > 0 {
@@ -38,8 +51,7 @@ public struct Shrinker {
                 var i = 0
                 while i < best.steps.count {
                     let r = i..<min(i + chunk, best.steps.count)
-                    let candidates = ShrinkMoves.deletions(best, OperandRemap.Original(best), dropping: { r.contains($0) })
-                    if candidates.contains(where: accept) { progress = true } else { i += chunk }
+                    if acceptDeletion({ r.contains($0) }) { progress = true } else { i += chunk }
                 }
                 chunk /= 2
             }

@@ -184,9 +184,9 @@ public struct Comparison {
             for (sig, ranges) in deletable where ranges.count > 1 {
                 // All deletable chunks at once, and each half of them, in case the union fails.
                 let half = ranges.count / 2
+                let base = before[sig]!, observed = OperandRemap.Original(base)
                 for group in [ranges, Array(ranges[..<half]), Array(ranges[half...])] where !group.isEmpty {
-                    let base = before[sig]!
-                    for m in ShrinkMoves.deletions(base, OperandRemap.Original(base), dropping: { i in group.contains { $0.contains(i) } })
+                    for m in ShrinkMoves.deletions(base, observed, dropping: { i in group.contains { $0.contains(i) } })
                     where ShrinkMoves.smaller(m, than: current[sig]!) {
                         merged[sig, default: []].append(m)
                     }

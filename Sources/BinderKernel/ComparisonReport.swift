@@ -73,7 +73,7 @@ public enum ComparisonReport {
 
     public static func render(header: String, sections: [Section], analyses: [String: String]) -> String {
         var out = [header, ""]
-        for s in sections {
+        for (index, s) in sections.enumerated() {
             let l = s.left.shortName, r = s.right.shortName
             out.append("## \(s.title)")
             out.append("")
@@ -96,8 +96,7 @@ public enum ComparisonReport {
             out.append(analysisBlock(sectionKey(s.title), analyses, placeholder: ""))
             out.append("")
             if s.leftReach.scenarios > 0 { out.append(reach(s, l, r)) }
-            let scope = s.title == sections.first?.title ? nil : s.title
-            for (n, c) in s.classes.enumerated() { out += classLines(n + 1, c, l, r, analyses, scope: scope) }
+            for (n, c) in s.classes.enumerated() { out += classLines(n + 1, c, l, r, analyses, scope: scope(index, s)) }
         }
         return out.joined(separator: "\n")
     }
@@ -186,6 +185,9 @@ public enum ComparisonReport {
     public static func analysisKey(_ key: String, scope: String?) -> String {
         scope.map { "\($0) \(key)" } ?? key
     }
+
+    /// The scope of the classes of the report's `index`-th comparison: none for the first.
+    public static func scope(_ index: Int, _ section: Section) -> String? { index == 0 ? nil : section.title }
 
     static func minimalLine(_ c: DivergenceClass) -> String {
         "- minimal scenario: \(c.minimal.steps.count) steps; reproduced on \(c.confirmations) of \(c.confirmationRuns) runs"

@@ -251,8 +251,10 @@ extension Kernel {
                 counts["chosen", default: 0] += 1
             }
             var sections: [ComparisonReport.Section] = []
-            // Per process, so that two comparisons at once never share boot directories.
+            // Per process, so that two comparisons at once never share boot directories; removed
+            // at the end (each boot leaves an initramfs of several MB).
             let work = repositoryRoot() + "/.build-kernel/compare/\(getpid())"
+            defer { _ = HostTools.sh("rm -rf '\(work)'") }
             var traceCache: [String: Comparison.Traces] = [:]
             var sideSeconds: [String: Double] = [:]
             var incomplete = false
@@ -299,11 +301,11 @@ extension Kernel {
                 sections.append(section)
                 if let dir = saveMinimal {
                     CorpusFiles.makeDirectory(dir)
-                    // Classes of later comparisons (`--also`) get the comparison as a prefix: a
-                    // signature can occur in several comparisons.
-                    let prefix = sections.count == 1 ? "" : "\(a.shortName)-vs-\(b.shortName)-"
+                    // Named by analysis key: a signature can occur in several comparisons.
+                    let scope = ComparisonReport.scope(sections.count - 1, section)
                     for c in r.classes {
-                        CorpusFiles.write("\(dir)/\(prefix)\(ComparisonReport.key(c.signature)).bscn", WireFormat.encode(c.minimal))
+                        let name = ComparisonReport.analysisKey(ComparisonReport.key(c.signature), scope: scope)
+                        CorpusFiles.write("\(dir)/\(name.split(separator: " ").joined(separator: "-")).bscn", WireFormat.encode(c.minimal))
                     }
                 }
                 if requireComplete, r.compared == 0 || r.missing * 20 > named.count {
