@@ -137,7 +137,7 @@ public enum ScenarioText {
     static func describe(_ t: Transaction, reply: Bool) -> String {
         var s = reply ? "BC_REPLY" : "BC_TRANSACTION"
         if t.buffersSize != nil { s += "_SG" }
-        if !reply { s += " handle=\(t.handle)" }
+        if !reply || t.handle != 0 { s += " handle=\(t.handle)" }  // a reply's handle is ignored
         s += " code=\(hex(t.code)) flags=\(hex(t.flags))"
         if let b = t.buffersSize { s += " buffers_size=\(b)" }
         let p = t.payload

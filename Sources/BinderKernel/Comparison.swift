@@ -60,7 +60,9 @@ public struct SideRunner {
 public struct DivergenceClass {
     public var signature: String
     public var count: Int
+    /// The first scenario of the class, and the one shrunk (the smallest).
     public var example: String
+    public var representative: String
     public var minimal: Scenario
     public var difference: TraceDifference
     public var leftTrace: [StepOutcome]
@@ -128,7 +130,7 @@ public struct Comparison {
         -> (classes: [DivergenceClass], compared: Int, missing: Int, leftTraces: Traces, rightTraces: Traces) {
         let scenarios = named.map(\.scenario)
         let (a, b) = leftTraces != nil && rightTraces != nil ? (leftTraces!, rightTraces!) : traces(scenarios)
-        var classes: [String: (count: Int, index: Int)] = [:]
+        var classes: [String: (count: Int, index: Int, first: Int)] = [:]
         var order: [String] = []
         var missing = 0, compared = 0
         var diffs: [Int: TraceDifference] = [:]
@@ -138,11 +140,11 @@ public struct Comparison {
             guard let d = TraceDifference.between(scenarios[i], x, y) else { continue }
             diffs[i] = d
             if let c = classes[d.signature] {
-                // Keep the earliest divergence as the representative (it is truncated there).
-                let better = d.stepIndex < diffs[c.index]!.stepIndex
-                classes[d.signature] = (c.count + 1, better ? i : c.index)
+                let better = Comparison.betterRepresentative(scenarios[i], d.stepIndex,
+                                                             than: scenarios[c.index], diffs[c.index]!.stepIndex)
+                classes[d.signature] = (c.count + 1, better ? i : c.index, c.first)
             } else {
-                classes[d.signature] = (1, i)
+                classes[d.signature] = (1, i, i)
                 order.append(d.signature)
             }
         }
@@ -152,7 +154,7 @@ public struct Comparison {
         // the next round also tries deleting the union of every chunk that could be deleted alone.
         var current: [String: Scenario] = [:]
         var merged: [String: [Scenario]] = [:]
-        for sig in order { current[sig] = truncated(scenarios[classes[sig]!.index], at: diffs[classes[sig]!.index]!.stepIndex) }
+        for sig in order { current[sig] = Comparison.truncated(scenarios[classes[sig]!.index], at: diffs[classes[sig]!.index]!.stepIndex) }
         // A class whose candidates all failed in a round, with nothing merged to try, is at a
         // local minimum: it gets no more candidates.
         // Candidates are tried in windows of `candidatesPerClass`: a round without progress moves
@@ -178,7 +180,7 @@ public struct Comparison {
             for (k, entry) in batch.enumerated() {
                 guard let d = ds[k], d.signature == entry.sig else { continue }
                 if let r = entry.removed { deletable[entry.sig, default: []].append(r) }
-                let shorter = truncated(entry.candidate, at: d.stepIndex)
+                let shorter = Comparison.truncated(entry.candidate, at: d.stepIndex)
                 if ShrinkMoves.smaller(shorter, than: current[entry.sig]!) { current[entry.sig] = shorter }
             }
             for (sig, ranges) in deletable where ranges.count > 1 {
@@ -214,14 +216,23 @@ public struct Comparison {
         var result: [DivergenceClass] = []
         for (i, sig) in order.enumerated() {
             let d = finalDiffs[i] ?? diffs[classes[sig]!.index]!
-            result.append(DivergenceClass(signature: sig, count: classes[sig]!.count, example: named[classes[sig]!.index].name,
+            let c = classes[sig]!
+            result.append(DivergenceClass(signature: sig, count: c.count, example: named[c.first].name,
+                                          representative: named[c.index].name,
                                           minimal: minimal[i], difference: d, leftTrace: finalA[i], rightTrace: finalB[i],
                                           confirmations: confirmations[i], confirmationRuns: max(1, confirmBoots)))
         }
         return (result.sorted { $0.count > $1.count }, compared, missing, a, b)
     }
 
-    func truncated(_ s: Scenario, at index: Int) -> Scenario {
+    /// Whether `a` (diverging at step `i`) should represent its class instead of `b` (at `j`):
+    /// the smaller of the two once truncated at the divergence, so that a stored minimal
+    /// scenario (Corpus/rust-vs-c) is kept as is and a regeneration starts from it.
+    public static func betterRepresentative(_ a: Scenario, _ i: Int, than b: Scenario, _ j: Int) -> Bool {
+        ShrinkMoves.smaller(truncated(a, at: i), than: truncated(b, at: j))
+    }
+
+    static func truncated(_ s: Scenario, at index: Int) -> Scenario {
         var t = s
         if index + 1 < t.steps.count { t.steps.removeSubrange((index + 1)...) }
         return t

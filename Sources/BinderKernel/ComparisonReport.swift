@@ -171,7 +171,7 @@ public enum ComparisonReport {
         let k = key(c.signature)
         return ["### \(n). \(statement(c, l, r))", "",
                 "- signature: `\(c.signature)` (key `\(k)`)",
-                "- scenarios in the class: \(c.count) (first: `\(c.example)`)",
+                "- scenarios in the class: \(c.count) (first: `\(c.example)`" + (c.representative == c.example ? ")" : "; shrunk from `\(c.representative)`)"),
                 minimalLine(c), "",
                 "```", ScenarioText.render(c.minimal), "```", "",
                 "Traces (`*` marks steps that differ):", "",

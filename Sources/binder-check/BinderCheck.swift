@@ -12,7 +12,7 @@ struct BinderCheck: ParsableCommand {
         Crash files are scenarios: `replay`, `explain` and `minimize` them.
         """,
         subcommands: [
-            Fuzz.self, Replay.self, Explain.self, Minimize.self, Merge.self,
+            Fuzz.self, Replay.self, Explain.self, Encode.self, Minimize.self, Merge.self,
             Generate.self, Check.self, Mutants.self, Bench.self, ListMutants.self, MemCheck.self,
         ] + platformSubcommands)
 }

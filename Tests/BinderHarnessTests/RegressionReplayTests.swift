@@ -2,14 +2,15 @@ import BinderHarness
 import BinderUAPI
 import Testing
 
-/// Every saved scenario (regressions, differential corpus) replays with model and driver in agreement.
+/// Every saved scenario (regressions, differential corpus, the Rust-vs-C reproducers) replays
+/// with model and driver in agreement.
 @Suite struct RegressionReplayTests {
     static func files(_ dir: String) -> [String] {
         CorpusFiles.isDirectory(dir) ? CorpusFiles.scenarioFiles(dir) : []
     }
 
-    @Test("Corpus/regressions and Corpus/differential replay without divergence",
-          arguments: ["regressions", "differential"])
+    @Test("Corpus/regressions, Corpus/differential and Corpus/rust-vs-c replay without divergence",
+          arguments: ["regressions", "differential", "rust-vs-c"])
     func replay(directory: String) {
         let dir = TestSupport.packageRoot() + "/Corpus/" + directory
         for path in Self.files(dir) {

@@ -69,7 +69,7 @@ import Testing
         var other = model
         other[1].result = -22
         let d = try #require(TraceDifference.between(s, model, other))
-        let c = DivergenceClass(signature: d.signature, count: 1, example: "x", minimal: s, difference: d,
+        let c = DivergenceClass(signature: d.signature, count: 1, example: "x", representative: "x", minimal: s, difference: d,
                                 leftTrace: model, rightTrace: other, confirmations: 3, confirmationRuns: 3)
         let k = ComparisonReport.key(d.signature)
         func section(_ title: String) -> ComparisonReport.Section {
@@ -79,6 +79,18 @@ import Testing
                                            analyses: [k: "first", "model vs c \(k)": "second"])
         #expect(text.contains("<!-- analysis \(k) -->\nfirst\n"))
         #expect(text.contains("<!-- analysis model vs c \(k) -->\nsecond\n"))
+    }
+
+    @Test("a class is represented by its smallest scenario once truncated at the divergence")
+    func smallestRepresentative() {
+        let long = Scenario(processCount: 1, steps: [Step(0, 0, .open), Step(0, 0, .setMaxThreads(1)),
+                                                      Step(0, 0, .setMaxThreads(2)), Step(0, 0, .setMaxThreads(3))])
+        let short = Scenario(processCount: 1, steps: [Step(0, 0, .open), Step(0, 0, .setMaxThreads(1)), Step(0, 0, .open)])
+        // Truncated at their divergences: 2 steps against 3, whatever the full lengths.
+        #expect(Comparison.betterRepresentative(long, 1, than: short, 2))
+        #expect(!Comparison.betterRepresentative(short, 2, than: long, 1))
+        #expect(Comparison.betterRepresentative(short, 2, than: long, 3))
+        #expect(!Comparison.betterRepresentative(long, 1, than: long, 1))
     }
 
     @Test("kernel analyses refreshes marked blocks and keeps the rest")
