@@ -173,7 +173,9 @@ extension BinderDriver {
                 !copyUserToBuffer(from: proc, ubuf &+ userOffset, to: tproc, block: blk, offset: userOffset, count: copySize)) {
                 returnError = FAILED; param = -Errno.EFAULT.rawValue; failWithBuffer(bufferOffset); return
             }
-            guard var obj = getObjectFromUser(proc, ubuf, dataSize: tr.dataSize, objOff), objOff >= offMin else {
+            // binder_get_object: a NULL data pointer reads the (possibly stale) target buffer.
+            let read = ubuf == 0 ? getObjectFromBuffer(tproc, blk, objOff) : getObjectFromUser(proc, ubuf, dataSize: tr.dataSize, objOff)
+            guard var obj = read, objOff >= offMin else {
                 returnError = FAILED; param = -Errno.EINVAL.rawValue; failWithBuffer(bufferOffset); return
             }
             let osz = UInt64(obj.count)
