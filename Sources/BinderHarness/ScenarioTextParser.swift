@@ -142,7 +142,7 @@ public enum ScenarioTextParser {
         var wr = WriteRead(commands: commands, readSize: try f.u32("read", or: 0), writeConsumed: try f.u32("write_consumed", or: 0),
                            readConsumed: try f.u32("read_consumed", or: 0), writePointer: try f.pointer("write_buffer"),
                            readPointer: try f.pointer("read_buffer"), structPointer: try f.pointer("bwr"))
-        wr.writeSizeAdjust = try f.adjust("write_size")
+        wr.writeSizeAdjust = f.adjust("write_size")
         return wr
     }
 
@@ -201,8 +201,8 @@ public enum ScenarioTextParser {
         let f = try fields(String(text[..<dataStart.lowerBound]) + " " + after)
         var payload = try self.payload(data)
         payload.offsetsOverride = offsetsOverride
-        payload.dataSizeAdjust = try f.adjust("data_size")
-        payload.offsetsSizeAdjust = try f.adjust("offsets_size")
+        payload.dataSizeAdjust = f.adjust("data_size")
+        payload.offsetsSizeAdjust = f.adjust("offsets_size")
         return Transaction(handle: reply ? try f.u32("handle", or: 0) : try f.u32("handle"), code: try f.u32("code"), flags: try f.u32("flags"),
                            payload: payload, buffersSize: sg ? try f.u64("buffers_size") : nil,
                            dataPointer: try f.pointer("data"), offsetsPointer: try f.pointer("offsets"))
@@ -256,7 +256,7 @@ public enum ScenarioTextParser {
         func u32(_ key: String) throws -> UInt32 { try number(try value(key)) }
         func u32(_ key: String, or fallback: UInt32) throws -> UInt32 { values[key] == nil ? fallback : try u32(key) }
         func u64(_ key: String) throws -> UInt64 { try number(try value(key)) }
-        func adjust(_ key: String) throws -> Int32 { adjustments[key] ?? 0 }
+        func adjust(_ key: String) -> Int32 { adjustments[key] ?? 0 }
         func pointer(_ key: String) throws -> PointerSpec {
             switch values[key] {
             case nil: return .valid

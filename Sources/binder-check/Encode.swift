@@ -19,6 +19,7 @@ struct Encode: ParsableCommand {
     var output: String
 
     func run() throws {
+        guard files.count == 1 || CorpusFiles.isDirectory(output) else { throw ValidationError("several inputs need an output directory") }
         for file in files {
             let bytes: [UInt8]
             if file == "-" {
@@ -36,7 +37,6 @@ struct Encode: ParsableCommand {
                 throw ValidationError("\(file): \(error)")
             }
             let path = CorpusFiles.isDirectory(output) ? output + "/" + CorpusFiles.fileName(for: scenario) : output
-            guard files.count == 1 || CorpusFiles.isDirectory(output) else { throw ValidationError("several inputs need an output directory") }
             guard CorpusFiles.write(path, WireFormat.encode(scenario)) else { throw ValidationError("cannot write \(path)") }
             print("\(file): \(scenario.steps.count) steps, \(scenario.processCount) processes -> \(path)")
         }
