@@ -30,6 +30,7 @@ public enum GuestOracle {
         let files = CorpusFiles.scenarioFiles(directory)
         // A `debug-state` file next to the scenarios asks for binder_logs/state after every step.
         let debugState = access("\(directory)/../debug-state", F_OK) == 0
+        warmUp()
         for (i, file) in files.enumerated() {
             let name = "s\(i)"
             let r = addDevice(name)
@@ -63,6 +64,29 @@ public enum GuestOracle {
         }
         emit("@@DONE \(files.count)")
         return 0
+    }
+
+    /// Creates and releases one binder thread before the first scenario. The Rust driver numbers
+    /// each new thread's initial extended-error id from a boot-wide counter (`InnerThread::new`,
+    /// `next_err_id` in thread.rs) that starts at 0, which is also C's initial id; without this,
+    /// only the boot's first scenario thread would report C's value, and a scenario's outcome
+    /// would depend on its position in the boot.
+    static func warmUp() {
+        guard addDevice("warmup") == 0 else { emit("@@ERROR warmup BINDER_CTL_ADD"); return }
+        let device = "\(binderfs)/warmup"
+        defer { unlink(device) }
+        let fd = Glibc.open(device, O_RDWR | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { emit("@@ERROR warmup open \(-errno)"); return }
+        var ee = [UInt8](repeating: 0, count: StructLayout.extendedError)
+        // BINDER_GET_EXTENDED_ERROR creates the calling thread in both drivers (binder_get_thread,
+        // Process::get_current_thread).
+        _ = ee.withUnsafeMutableBytes { rawIoctl(fd, UInt(BinderIoctl.getExtendedError.rawValue), UInt(bitPattern: $0.baseAddress!)) }
+        Glibc.close(fd)
+        // The proc's release is deferred work; let it finish before the first scenario counts procs.
+        let logs = "\(binderfs)/binder_logs"
+        guard KernelBackend.activeProcs(logs) != nil else { usleep(50_000); return }
+        var waited = 0
+        while KernelBackend.activeProcs(logs) != 0 && waited < 2000 { usleep(1000); waited += 1 }
     }
 
     static func kernelRelease() -> String {
