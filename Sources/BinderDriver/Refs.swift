@@ -182,7 +182,7 @@ extension BinderDriver {
         while bo < offEnd {
             defer { bo &+= 8 }
             guard let objOff = bufReadU64(p, b, bo) else { continue }
-            guard let obj = getObjectFromBuffer(p, b, objOff) else { continue }
+            guard let obj = getObject(p, b, objOff) else { continue }
             let type = obj.le32(at: 0)
             switch type {
             case BinderObjectType.binder.rawValue, BinderObjectType.weakBinder.rawValue:
@@ -198,23 +198,18 @@ extension BinderDriver {
         }
     }
 
-    /// `binder_get_object` reading from a target buffer; returns the object bytes (size = object size).
-    func getObjectFromBuffer(_ p: Proc, _ b: Int32, _ offset: UInt64) -> [UInt8]? {
+    /// Mirrors `binder_get_object`: the object at `offset` of buffer `b` of `p`, bounded by the
+    /// buffer's data size; returns its bytes (count = object size) or nil. The bytes come from the
+    /// sender's memory at `ubuf + offset` when a sender is given and `ubuf` is not NULL, and from
+    /// the buffer itself otherwise (which may hold stale bytes of an earlier transaction).
+    func getObject(_ p: Proc, _ b: Int32, sender: (proc: Proc, ubuf: UInt64)? = nil, _ offset: UInt64) -> [UInt8]? {
         let ds = p.alloc.blocks[Int(b)].dataSize
         guard offset <= ds else { return nil }
-        let readSize = min(40, ds - offset)
-        guard readSize >= 4, offset % 4 == 0, let raw = bufRead(p, b, offset, Int(readSize)) else { return nil }
-        guard let osz = BinderObjectType(rawValue: raw.le32(at: 0)).objectSize else { return nil }
-        guard ds >= UInt64(osz), offset <= ds - UInt64(osz) else { return nil }
-        return Array(raw[0..<osz])
-    }
-
-    /// `binder_get_object` reading from sender user memory.
-    func getObjectFromUser(_ sender: Proc, _ ubuf: UInt64, dataSize ds: UInt64, _ offset: UInt64) -> [UInt8]? {
-        guard offset <= ds else { return nil }
-        let readSize = min(40, ds - offset)
-        guard readSize >= 4, offset % 4 == 0, let raw = getBytes(sender, ubuf &+ offset, Int(readSize)) else { return nil }
-        guard let osz = BinderObjectType(rawValue: raw.le32(at: 0)).objectSize else { return nil }
+        let readSize = Int(min(40, ds - offset))
+        guard readSize >= 4, offset % 4 == 0 else { return nil }
+        let bytes: [UInt8]?
+        if let sender, sender.ubuf != 0 { bytes = getBytes(sender.proc, sender.ubuf &+ offset, readSize) } else { bytes = bufRead(p, b, offset, readSize) }
+        guard let raw = bytes, let osz = BinderObjectType(rawValue: raw.le32(at: 0)).objectSize else { return nil }
         guard ds >= UInt64(osz), offset <= ds - UInt64(osz) else { return nil }
         return Array(raw[0..<osz])
     }

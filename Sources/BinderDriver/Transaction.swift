@@ -173,9 +173,7 @@ extension BinderDriver {
                 !copyUserToBuffer(from: proc, ubuf &+ userOffset, to: tproc, block: blk, offset: userOffset, count: copySize)) {
                 returnError = FAILED; param = -Errno.EFAULT.rawValue; failWithBuffer(bufferOffset); return
             }
-            // binder_get_object: a NULL data pointer reads the (possibly stale) target buffer.
-            let read = ubuf == 0 ? getObjectFromBuffer(tproc, blk, objOff) : getObjectFromUser(proc, ubuf, dataSize: tr.dataSize, objOff)
-            guard var obj = read, objOff >= offMin else {
+            guard var obj = getObject(tproc, blk, sender: (proc, ubuf), objOff), objOff >= offMin else {
                 returnError = FAILED; param = -Errno.EINVAL.rawValue; failWithBuffer(bufferOffset); return
             }
             let osz = UInt64(obj.count)
@@ -199,7 +197,9 @@ extension BinderDriver {
                 if !validateFixup(tproc, blk, offStart: offStart, bufferObjOff: parentOff, fixupOff: obj.le64(at: 24), lastObjOff: lastFixupObj, lastMinOff: lastFixupMin) {
                     returnError = FAILED; param = -Errno.EINVAL.rawValue; failWithBuffer(bufferOffset); return
                 }
-                guard let uparent = getObjectFromUser(proc, ubuf, dataSize: tr.dataSize, parentOff), uparent.count == 40 else {
+                // With a NULL data pointer the kernel reads the parent from the target buffer through
+                // the sender's allocator (a page of the wrong process); not modelled: the read fails.
+                guard ubuf != 0, let uparent = getObject(tproc, blk, sender: (proc, ubuf), parentOff), uparent.count == 40 else {
                     returnError = FAILED; param = -Errno.EINVAL.rawValue; failWithBuffer(bufferOffset); return
                 }
                 ret = translateFDArray(&pfs, obj, parent: parent, senderParent: uparent, userData: userData, sender: proc, inReplyTo: inReplyTo, targetNode: targetNode)
@@ -416,7 +416,7 @@ extension BinderDriver {
     func validatePtr(_ p: Proc, _ b: Int32, index: UInt64, offStart: UInt64, numValid: UInt64) -> ([UInt8], UInt64)? {
         if index >= numValid { return nil }
         let bo = offStart &+ index &* 8
-        guard let objOff = bufReadU64(p, b, bo), let obj = getObjectFromBuffer(p, b, objOff),
+        guard let objOff = bufReadU64(p, b, bo), let obj = getObject(p, b, objOff),
               obj.le32(at: 0) == BinderObjectType.ptr.rawValue else { return nil }
         return (obj, objOff)
     }
@@ -429,7 +429,7 @@ extension BinderDriver {
         while last != bufferObjOff {
             guardCount += 1
             if guardCount > 1_000_000 { return false }
-            guard let o = getObjectFromBuffer(p, b, last), o.count == 40 else { return false }
+            guard let o = getObject(p, b, last), o.count == 40 else { return false }
             if o.le32(at: 4) & BufferObjectFlags.hasParent == 0 { return false }
             minOff = o.le64(at: 32) &+ 8
             guard let n = bufReadU64(p, b, offStart &+ o.le64(at: 24) &* 8) else { return false }

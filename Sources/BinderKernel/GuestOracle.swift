@@ -83,10 +83,7 @@ public enum GuestOracle {
         _ = ee.withUnsafeMutableBytes { rawIoctl(fd, UInt(BinderIoctl.getExtendedError.rawValue), UInt(bitPattern: $0.baseAddress!)) }
         Glibc.close(fd)
         // The proc's release is deferred work; let it finish before the first scenario counts procs.
-        let logs = "\(binderfs)/binder_logs"
-        guard KernelBackend.activeProcs(logs) != nil else { usleep(50_000); return }
-        var waited = 0
-        while KernelBackend.activeProcs(logs) != 0 && waited < 2000 { usleep(1000); waited += 1 }
+        KernelBackend.waitForActiveProcs(0, logs: "\(binderfs)/binder_logs")
     }
 
     static func kernelRelease() -> String {

@@ -164,12 +164,16 @@ public final class KernelBackend: BinderBackend {
     func waitForDeferredWork(flushedPids: [Int32]) {
         guard let logs = KernelBackend.configuration.logsDirectory else { return }
         if !flushedPids.isEmpty { usleep(20_000) }
-        let expected = hasProc.filter { $0 }.count
+        KernelBackend.waitForActiveProcs(hasProc.filter { $0 }.count, logs: logs)
+    }
+
+    /// Polls `binder_logs/stats` (bounded, 2 s) until `expected` procs are alive.
+    static func waitForActiveProcs(_ expected: Int, logs: String) {
         // The Rust driver's binderfs `stats` has no object counts: give its workqueue a fixed
         // 50 ms instead (see docs/KERNEL-DIVERGENCES.md).
-        guard KernelBackend.activeProcs(logs) != nil else { usleep(50_000); return }
+        guard activeProcs(logs) != nil else { usleep(50_000); return }
         for _ in 0..<2000 {
-            if KernelBackend.activeProcs(logs) == expected { return }
+            if activeProcs(logs) == expected { return }
             usleep(1000)
         }
         fputs("kernel backend: deferred release did not settle within 2 s\n", stderr)

@@ -47,12 +47,14 @@ extension BinderModel {
         return proc.alloc.read(at: b.start + offset, count: Int(count))
     }
 
-    /// Mirrors `binder_get_object`: reads from sender memory when `sender` is given, else from the buffer.
+    /// Mirrors `binder_get_object`: reads from the sender's memory when `sender` is given and its
+    /// address is not NULL, else from the buffer (which may hold stale bytes of an earlier
+    /// transaction).
     func getObject(_ proc: Proc, sender: (ProcessIndex, UInt64)?, _ b: Buffer, _ offset: UInt64) -> (Int, RawObject) {
         var obj = RawObject(bytes: [UInt8](repeating: 0, count: 40))
         let readSize = min(40, b.dataSize &- offset)
         if offset > b.dataSize || readSize < 4 || offset % 4 != 0 { return (0, obj) }
-        if let (p, base) = sender {
+        if let (p, base) = sender, base != 0 {
             guard let bytes = copyFromUser(p, base &+ offset, readSize) else { return (0, obj) }
             for (k, v) in bytes.enumerated() { obj.bytes[k] = v }
         } else {

@@ -141,10 +141,7 @@ extension BinderModel {
                 || !copyUserToBuffer(tproc, buffer, userOffset, proc.index, userBuffer &+ userOffset, copySize)) {
                 returnError = failed; param = Errno.EFAULT.negated; return failWithBuffer()
             }
-            // binder_get_object reads the sender's memory only for a non-NULL data pointer; with
-            // data.ptr.buffer == 0 it reads the target buffer, which holds whatever an earlier
-            // transaction (even a failed one) left there.
-            let (objSize, objRead) = getObject(tproc, sender: userBuffer == 0 ? nil : (proc.index, userBuffer), buffer, objOff)
+            let (objSize, objRead) = getObject(tproc, sender: (proc.index, userBuffer), buffer, objOff)
             if objSize == 0 || objOff < offMin {
                 returnError = failed; param = Errno.EINVAL.negated; return failWithBuffer()
             }
@@ -173,7 +170,7 @@ extension BinderModel {
                 // With a NULL data pointer the kernel reads this from the target buffer through the
                 // sender's allocator (a page of the wrong process); not modelled: the read fails.
                 let (userParentSize, userParent) = getObject(proc, sender: (proc.index, userBuffer), buffer, parentOff)
-                if userParentSize != 40 { returnError = failed; param = Errno.EINVAL.negated; return failWithBuffer() }
+                if userBuffer == 0 || userParentSize != 40 { returnError = failed; param = Errno.EINVAL.negated; return failWithBuffer() }
                 var r: Int32 = 0
                 if numFDs != 0 {
                     let plen = parent.u64(16)

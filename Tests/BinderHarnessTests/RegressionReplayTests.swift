@@ -2,15 +2,15 @@ import BinderHarness
 import BinderUAPI
 import Testing
 
-/// Every saved scenario (regressions, differential corpus, the Rust-vs-C reproducers) replays
-/// with model and driver in agreement.
+/// Every saved scenario (regressions, differential corpus, the kernel-verified corpus, the
+/// Rust-vs-C reproducers) replays with model and driver in agreement.
 @Suite struct RegressionReplayTests {
     static func files(_ dir: String) -> [String] {
         CorpusFiles.isDirectory(dir) ? CorpusFiles.scenarioFiles(dir) : []
     }
 
-    @Test("Corpus/regressions, Corpus/differential and Corpus/rust-vs-c replay without divergence",
-          arguments: ["regressions", "differential", "rust-vs-c"])
+    @Test("Corpus/regressions, Corpus/differential, Corpus/kernel and Corpus/rust-vs-c replay without divergence",
+          arguments: ["regressions", "differential", "kernel", "rust-vs-c"])
     func replay(directory: String) {
         let dir = TestSupport.packageRoot() + "/Corpus/" + directory
         for path in Self.files(dir) {
