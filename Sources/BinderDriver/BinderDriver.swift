@@ -26,6 +26,22 @@ public final class BinderDriver: BinderBackend {
     var allThreads: [Thread] = []
     var allNodes: [Node] = []
     var allTransactions: [Transaction] = []
+    /// Parked threads woken during the current call, in wake order; they run when it ends.
+    var wokenThreads: [Thread] = []
+    /// Parked threads that returned, not yet taken by the harness.
+    var completions: [ThreadCompletion] = []
+    /// Threads that went back to sleep on `waiting_threads` after a wakeup in the current call.
+    var reparkedThreads: [Thread] = []
+    var callIsSchedulingDependent = false
+    /// Freeze waits that returned in the current call.
+    var freezesFinished = 0
+    /// Driver time in milliseconds: only `sleep` advances it.
+    var clock: UInt64 = 0
+    /// Threads parked in a freeze wait (may hold stale entries; see `freezeWaiterThreads`).
+    var freezeWaiters: [Thread] = []
+    /// A parked freeze this close to its timeout may already have timed out on a real kernel,
+    /// where steps take time: any call then is marked scheduling-dependent.
+    static let timeoutMargin: UInt64 = 2000
 
     public init(processCount: Int) {
         procs = (0..<max(0, processCount)).map { _ in SimProcess() }
@@ -135,9 +151,10 @@ public final class BinderDriver: BinderBackend {
     // MARK: lifecycle
 
     /// `binder_open`
-    public func open(_ process: ProcessIndex) -> Int32 {
+    public func open(_ process: ProcessIndex, blocking: Bool) -> Int32 {
         let sp = procs[process]
         let p = Proc(index: process, pid: pid(of: process))
+        p.nonBlocking = !blocking
         allProcs.append(p)
         sp.proc = p
         sp.fdOpen = true
@@ -161,6 +178,11 @@ public final class BinderDriver: BinderBackend {
 
     /// vma close (`binder_vma_close` → `binder_alloc_vma_close`), then maybe `binder_release`.
     public func munmap(_ process: ProcessIndex) -> Int32 {
+        call { unmapProcess(process) }
+    }
+
+    @discardableResult
+    func unmapProcess(_ process: ProcessIndex) -> Int32 {
         let sp = procs[process]
         guard let p = sp.proc, sp.mapped else { return 0 }
         sp.mapped = false
@@ -171,10 +193,15 @@ public final class BinderDriver: BinderBackend {
 
     /// `binder_flush` then maybe `binder_release`.
     public func close(_ process: ProcessIndex) -> Int32 {
+        call { closeProcess(process) }
+    }
+
+    @discardableResult
+    func closeProcess(_ process: ProcessIndex) -> Int32 {
         let sp = procs[process]
         guard let p = sp.proc, sp.fdOpen else { return 0 }
-        for k in p.threads.keys.sorted() { p.threads[k]!.looperNeedReturn = true }
         sp.fdOpen = false
+        flush(p)
         if !sp.mapped { release(sp) }
         return 0
     }
@@ -188,7 +215,12 @@ public final class BinderDriver: BinderBackend {
 
     // MARK: ioctl
 
+    /// `binder_ioctl`. Returns `BinderCall.parked` when a read went to sleep.
     public func ioctl(_ process: ProcessIndex, thread tIndex: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
+        call { ioctlCall(process, thread: tIndex, command: command, argument: argument) }
+    }
+
+    func ioctlCall(_ process: ProcessIndex, thread tIndex: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
         guard let p = procs[process].proc else { return -Errno.EBADF.rawValue }
         let t = getThread(p, tIndex)
         var ret: Int32 = 0
@@ -213,7 +245,7 @@ public final class BinderDriver: BinderBackend {
         case BinderIoctl.getNodeDebugInfo.rawValue:
             ret = nodeDebugInfo(p, argument)
         case BinderIoctl.freeze.rawValue:
-            ret = freezeIoctl(p, argument)
+            ret = freezeIoctl(p, t, argument)
         case BinderIoctl.getFrozenInfo.rawValue:
             ret = frozenInfo(p, argument)
         case BinderIoctl.enableOnewaySpamDetection.rawValue:
@@ -227,7 +259,8 @@ public final class BinderDriver: BinderBackend {
         default:
             ret = -Errno.EINVAL.rawValue
         }
-        t.looperNeedReturn = false
+        // At the ioctl's return; a parked call returns later (`BinderDriver.complete`).
+        if ret != BinderCall.parked { t.looperNeedReturn = false }
         return ret
     }
 
@@ -287,20 +320,20 @@ public final class BinderDriver: BinderBackend {
         procs.compactMap { $0.proc }.filter { UInt32(bitPattern: $0.pid) == pid }
     }
 
-    /// BINDER_FREEZE (`binder_ioctl_freeze`, timeout treated as 0).
-    func freezeIoctl(_ p: Proc, _ arg: UInt64) -> Int32 {
+    /// BINDER_FREEZE: `binder_ioctl_freeze` for each proc with the pid (at most one, since a
+    /// process has one proc at a time). Returns `BinderCall.parked` when the caller waits for the
+    /// target's transactions to drain (`freezeProc`).
+    func freezeIoctl(_ p: Proc, _ t: Thread, _ arg: UInt64) -> Int32 {
         guard let b = getBytes(p, arg, 12) else { return -Errno.EFAULT.rawValue }
         let targets = liveProcs(pid: b.le32(at: 0))
         if targets.isEmpty { return -Errno.EINVAL.rawValue }
-        let enable = b.le32(at: 4) != 0
-        for tp in targets {
-            tp.syncRecv = false; tp.asyncRecv = false
-            if !enable { tp.isFrozen = false; addFreezeWork(tp, false); continue }
-            tp.isFrozen = true
-            if txnsPending(tp) { tp.isFrozen = false; return -Errno.EAGAIN.rawValue }
-            addFreezeWork(tp, true)
+        let enable = b.le32(at: 4), timeoutMs = b.le32(at: 8)
+        var ret: Int32 = 0
+        for tp in targets where ret >= 0 {
+            ret = freezeProc(tp, enable: enable, timeoutMs: timeoutMs, caller: t, argument: arg)
+            if ret == BinderCall.parked { break }
         }
-        return 0
+        return ret
     }
     /// `binder_txns_pending_ilocked`
     func txnsPending(_ p: Proc) -> Bool {
@@ -337,7 +370,7 @@ public final class BinderDriver: BinderBackend {
                 f.kind = .frozenBinder
                 if !f.isQueued {
                     f.isFrozen = frozen
-                    ref.proc.todo.append(f)
+                    enqueueProcWork(f, ref.proc)
                 } else {
                     if f.sent && f.isFrozen != frozen { f.resend = true }
                     f.isFrozen = frozen
@@ -361,10 +394,20 @@ public final class BinderDriver: BinderBackend {
             }
         }
         if bwr.readSize > 0 {
-            let r = threadRead(p, t, bwr.readBuffer, bwr.readSize, &bwr.readConsumed)
-            if r < 0 { return putBytes(p, arg, bwr.bytes) ? r : -Errno.EFAULT.rawValue }
+            guard let r = threadRead(p, t, arg, &bwr) else { return BinderCall.parked }
+            return finishRead(p, arg, bwr, r)
         }
         return putBytes(p, arg, bwr.bytes) ? 0 : -Errno.EFAULT.rawValue
+    }
+
+    /// The rest of `binder_ioctl_write_read` once `binder_thread_read` returned `result`: wake a
+    /// thread for proc work left behind (`binder_wakeup_proc_ilocked`), and copy the
+    /// `binder_write_read` back.
+    func finishRead(_ p: Proc, _ arg: UInt64, _ bwr: BinderWriteRead, _ result: Int32) -> Int32 {
+        if !p.todo.isEmpty { wakeUpProc(p) }
+        let copied = putBytes(p, arg, bwr.bytes)
+        if result < 0 { return copied ? result : -Errno.EFAULT.rawValue }
+        return copied ? 0 : -Errno.EFAULT.rawValue
     }
 
     /// `binder_thread_write`
@@ -379,6 +422,8 @@ public final class BinderDriver: BinderBackend {
             #endif
             guard let cmd = getU32(p, ptr) else { return -Errno.EFAULT.rawValue }
             ptr &+= 4
+            // A thread woken by an earlier command of this batch may already be running.
+            if !wokenThreads.isEmpty { callIsSchedulingDependent = true }
             switch cmd {
             case BinderCommand.increfs.rawValue, BinderCommand.acquire.rawValue,
                  BinderCommand.release.rawValue, BinderCommand.decrefs.rawValue:
@@ -465,7 +510,7 @@ public final class BinderDriver: BinderBackend {
                 guard let f = w as? Freeze else { return -Errno.EINVAL.rawValue }
                 dequeueWork(f)
                 f.sent = false
-                if f.resend { f.resend = false; p.todo.append(f) }
+                if f.resend { f.resend = false; enqueueProcWork(f, p) }
                 ptr &+= 8
             default:
                 return -Errno.EINVAL.rawValue
@@ -477,9 +522,9 @@ public final class BinderDriver: BinderBackend {
 
     func enqueueClearDeath(_ p: Proc, _ t: Thread, _ d: Death) {
         #if BINDER_MUTANTS
-        if Mutant.active == .clearDoneToProc { p.todo.append(d); return }
+        if Mutant.active == .clearDoneToProc { enqueueProcWork(d, p); return }
         #endif
-        if t.isLooper { enqueueThreadWork(t, d) } else { p.todo.append(d) }
+        if t.isLooper { enqueueThreadWork(t, d) } else { enqueueProcWork(d, p) }
     }
 
     /// BC_REQUEST/CLEAR_DEATH_NOTIFICATION handling in `binder_thread_write`.
@@ -489,7 +534,7 @@ public final class BinderDriver: BinderBackend {
             if ref.death != nil { return }
             let d = Death(cookie: cookie)
             ref.death = d
-            if ref.node.proc == nil { d.kind = .deadBinder; p.todo.append(d) }
+            if ref.node.proc == nil { d.kind = .deadBinder; enqueueProcWork(d, p) }
         } else {
             guard let d = ref.death, d.cookie == cookie else { return }
             ref.death = nil
@@ -510,7 +555,7 @@ public final class BinderDriver: BinderBackend {
         ref.freeze = f
         if let owner = ref.node.proc {
             f.isFrozen = owner.isFrozen
-            p.todo.append(f)
+            enqueueProcWork(f, p)
         }
         return 0
     }
@@ -519,7 +564,7 @@ public final class BinderDriver: BinderBackend {
         guard let ref = p.refsByDesc[handle], let f = ref.freeze, f.cookie == cookie else { return -Errno.EINVAL.rawValue }
         ref.freeze = nil
         f.kind = .clearFreeze
-        if !f.isQueued { p.todo.append(f) } else if f.sent { f.resend = true }
+        if !f.isQueued { enqueueProcWork(f, p) } else if f.sent { f.resend = true }
         return 0
     }
 
@@ -530,20 +575,45 @@ public final class BinderDriver: BinderBackend {
 
     // MARK: read
 
-    /// `binder_thread_read` (non-blocking).
-    func threadRead(_ p: Proc, _ t: Thread, _ buffer: UInt64, _ size: UInt64, _ consumed: inout UInt64) -> Int32 {
-        var ptr = buffer &+ consumed
-        let end = buffer &+ size
-        let EFAULT = -Errno.EFAULT.rawValue
-        if consumed == 0 {
-            if !putU32(p, ptr, BinderReturn.noop.rawValue) { return EFAULT }
+    /// `binder_thread_read` from its start (BR_NOOP when `read_consumed` is 0). Returns 0 or
+    /// -errno with `bwr.readConsumed` updated, or nil when the thread parked in
+    /// `binder_wait_for_work` (a blocking file with no work).
+    func threadRead(_ p: Proc, _ t: Thread, _ arg: UInt64, _ bwr: inout BinderWriteRead) -> Int32? {
+        var ptr = bwr.readBuffer &+ bwr.readConsumed
+        if bwr.readConsumed == 0 {
+            if !putU32(p, ptr, BinderReturn.noop.rawValue) { return -Errno.EFAULT.rawValue }
             ptr &+= 4
         }
+        return readWork(p, t, arg, &bwr, from: ptr, afterWait: nil)
+    }
+
+    /// `binder_thread_read` from its `retry:` label at cursor `start`. `afterWait` is the
+    /// `wait_for_proc_work` of a `binder_wait_for_work` that just returned 0 (the read goes
+    /// straight to its work loop); nil starts at `retry:`. Returns nil when the thread parked.
+    func readWork(_ p: Proc, _ t: Thread, _ arg: UInt64, _ bwr: inout BinderWriteRead, from start: UInt64,
+                  afterWait: Bool?) -> Int32? {
+        let buffer = bwr.readBuffer
+        var ptr = start
+        let end = buffer &+ bwr.readSize
+        let EFAULT = -Errno.EFAULT.rawValue
+        var resumedWith = afterWait
+        var retries = 0
         // retry loop
         while true {
-            let waitForProc = t.transactionStack == nil && t.todo.isEmpty
-            let hasWork = t.processTodo || t.looperNeedReturn || (waitForProc && !p.todo.isEmpty)
-            if !hasWork { return -Errno.EAGAIN.rawValue }
+            let waitForProc: Bool
+            if let w = resumedWith {
+                waitForProc = w
+                resumedWith = nil
+            } else {
+                waitForProc = isAvailableForProcWork(t)
+                if !hasWork(t, waitForProc) {
+                    if p.nonBlocking { return -Errno.EAGAIN.rawValue }
+                    park(t, .read(ReadWait(argument: arg, bwr: bwr, ptr: ptr, doProcWork: waitForProc)))
+                    return nil
+                }
+                retries += 1
+                if retries > 2 { return -Errno.EAGAIN.rawValue }  // the kernel would spin; never reached in practice
+            }
             var retry = false
             loop: while true {
                 let list: WorkList
@@ -632,8 +702,15 @@ public final class BinderDriver: BinderBackend {
             if retry { continue }
             break
         }
-        consumed = ptr &- buffer
-        if p.requestedThreads == 0 && UInt32(clamping: p.requestedThreadsStarted) < p.maxThreads && t.isLooper {
+        bwr.readConsumed = ptr &- buffer
+        // Another woken thread of the process may run before this one on a real kernel: it may
+        // take the BR_SPAWN_LOOPER, or leave or rejoin `waiting_threads`, first.
+        if p.requestedThreads == 0, t.isLooper, !wokenThreads.isEmpty,
+           wokenThreads.contains(where: { $0.woken && $0.proc === p && $0 !== t }) {
+            callIsSchedulingDependent = true
+        }
+        if p.requestedThreads == 0 && p.waitingThreads.isEmpty
+            && UInt32(clamping: p.requestedThreadsStarted) < p.maxThreads && t.isLooper {
             p.requestedThreads += 1
             // A fault writing BR_SPAWN_LOOPER fails the read (read_consumed is already set).
             if !putU32(p, buffer, BinderReturn.spawnLooper.rawValue) { return EFAULT }
@@ -686,6 +763,8 @@ public final class BinderDriver: BinderBackend {
     func freeTransaction(_ t: Transaction) {
         if let tp = t.toProc {
             tp.outstandingTxns -= 1
+            // wake_up_interruptible_all(&target_proc->freeze_wait)
+            if tp.outstandingTxns == 0 && tp.isFrozen && !freezeWaiters.isEmpty { wakeUpFreezeWaiters(tp) }
             if t.buffer >= 0, let bp = t.bufProc { bp.alloc.txn[Int(t.buffer)] = nil }
         }
     }
@@ -703,6 +782,7 @@ public final class BinderDriver: BinderBackend {
                 if target.replyError.cmd == BR_OK {
                     target.replyError.cmd = code
                     enqueueThreadWork(target, target.replyError)
+                    wakeUp(target)
                 }
                 freeTransaction(t)
                 return
@@ -728,7 +808,8 @@ public final class BinderDriver: BinderBackend {
 
     /// `binder_thread_release`
     func threadRelease(_ p: Proc, _ th: Thread) {
-        p.threads[th.index] = nil
+        if p.threads[th.index] === th { p.threads[th.index] = nil }
+        forgetPollThread(p, th)
         var t = th.transactionStack
         var sendReply: Transaction?
         if let top = t, top.toThread === th { sendReply = top }
@@ -784,7 +865,7 @@ public final class BinderDriver: BinderBackend {
             if Mutant.active == .noDeadBinderOnRelease { continue }
             #endif
             d.kind = .deadBinder
-            ref.proc.todo.append(d)
+            enqueueProcWork(d, ref.proc)
         }
         putNode(n)
     }

@@ -25,11 +25,34 @@ extension BinderDriver {
             let bitCount = p.descBits.reduce(0) { $0 + $1.nonzeroBitCount }
             if bitCount != p.refsByDesc.count { return "handle bitmap has stale bits" }
             if let e = p.alloc.check() { return "proc \(p.index): \(e)" }
+            if let e = checkWaiting(p) { return "proc \(p.index): \(e)" }
         }
         for (_, n) in allNodes {
             let strongRefs = n.refs.filter { $0.strong > 0 }.count
             if n.internalStrongRefs != strongRefs { return "node \(n.ptr) internal strong \(n.internalStrongRefs) != \(strongRefs)" }
             for r in n.refs where r.node !== n || r.proc.refsByDesc[r.desc] !== r { return "node ref list inconsistent" }
+        }
+        return nil
+    }
+
+    /// `waiting_threads` is a consistent list of this proc's threads asleep in a read for proc
+    /// work; `pollThreads` lists threads of `threads` with the poll bit, in ascending index.
+    private func checkWaiting(_ p: Proc) -> String? {
+        var prev: Thread? = nil
+        var cur = p.waitingThreads.first
+        var n = 0
+        while let t = cur {
+            n += 1
+            if n > p.threads.count + 1 { return "waiting_threads has a cycle" }
+            if t.proc !== p || !t.isOnWaitingList || t.waitingPrev !== prev { return "waiting_threads links inconsistent" }
+            guard case let .read(w)? = t.parked, w.doProcWork else { return "thread \(t.index) on waiting_threads is not waiting for proc work" }
+            prev = t
+            cur = t.waitingNext
+        }
+        var last = Int.min
+        for t in p.pollThreads {
+            if t.index <= last || p.threads[t.index] !== t || t.looper & Thread.poll == 0 { return "poll thread list inconsistent" }
+            last = t.index
         }
         return nil
     }

@@ -22,11 +22,15 @@ final class WorkList {
     var head: Work?
     weak var tail: Work?
     var isEmpty: Bool { head == nil }
+    /// Counts every change to the list; a woken thread that finds it changed before it ran
+    /// could have seen either state (see `BinderDriver.resume`).
+    var changes = 0
     /// `binder_enqueue_work_ilocked`
     func append(_ w: Work) {
         w.list = self; w.next = nil; w.prev = tail
         if let t = tail { t.next = w } else { head = w }
         tail = w
+        changes &+= 1
     }
     /// `binder_dequeue_work_head_ilocked`
     func popHead() -> Work? {
@@ -38,6 +42,7 @@ final class WorkList {
         if let p = w.prev { p.next = w.next } else { head = w.next }
         if let n = w.next { n.prev = w.prev } else { tail = w.prev }
         w.prev = nil; w.next = nil; w.list = nil
+        changes &+= 1
     }
 }
 
@@ -140,8 +145,22 @@ final class Thread {
     var eeCommand: UInt32 = BinderReturn.ok.rawValue
     var eeParam: Int32 = 0
     var isDead = false
+    /// The call the thread is asleep in, if any (see Blocking.swift).
+    var parked: ParkedCall?
+    /// Woken (`wake_up_interruptible(&thread->wait)`) and not yet run.
+    var woken = false
+    /// A signal arrived while parked; `signalRestarts`: its handler has `SA_RESTART`.
+    var signalPending = false
+    var signalRestarts = false
+    /// `changes` of the lists it reads, when it was woken.
+    var changesAtWake = 0
+    /// `thread->waiting_thread_node`: links in `proc->waiting_threads` (`WaitingThreads`).
+    var waitingNext: Thread?
+    var waitingPrev: Thread?
+    var isOnWaitingList = false
     init(index: Int, proc: Proc) { self.index = index; self.proc = proc }
     static let registered: UInt32 = 0x01, entered: UInt32 = 0x02, exited: UInt32 = 0x04, invalid: UInt32 = 0x08
+    static let waiting: UInt32 = 0x10, poll: UInt32 = 0x20
     var isLooper: Bool { looper & (Thread.registered | Thread.entered) != 0 }
 }
 
@@ -167,6 +186,15 @@ final class Proc {
     var asyncRecv = false
     var outstandingTxns = 0
     var spamDetection = false
+    /// The file was opened with `O_NONBLOCK` (a dup shares the open file description).
+    var nonBlocking = true
+    /// `proc->waiting_threads`: threads parked in a read waiting for proc work, most recently
+    /// parked first (`list_add`).
+    let waitingThreads = WaitingThreads()
+    /// The threads of `threads` with `BINDER_LOOPER_STATE_POLL`, in ascending thread index (the
+    /// `proc->threads` rb-tree order `binder_wakeup_poll_threads_ilocked` walks). The bit is never
+    /// cleared, so this only grows until a thread is released.
+    var pollThreads: [Thread] = []
     let alloc = Allocator()
     var mapBase: UInt64 = 0
     init(index: Int, pid: Int32) { self.index = index; self.pid = pid }

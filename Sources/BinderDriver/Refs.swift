@@ -51,7 +51,7 @@ extension BinderDriver {
             if n.localWeakRefs != 0 || n.tmpRefs != 0 || !n.refs.isEmpty { return false }
         }
         if let owner = n.proc, n.hasStrongRef || n.hasWeakRef {
-            if !n.isQueued { owner.todo.append(n) }
+            if !n.isQueued { enqueueProcWork(n, owner) }
         } else if n.refs.isEmpty && n.localStrongRefs == 0 && n.localWeakRefs == 0 && n.tmpRefs == 0 {
             if let owner = n.proc {
                 dequeueWork(n)
@@ -165,7 +165,7 @@ extension BinderDriver {
     func freeBuf(_ p: Proc, _ b: Int32, isFailure: Bool) {
         if let t = p.alloc.txn[Int(b)] { t.buffer = -1; p.alloc.txn[Int(b)] = nil }
         if p.alloc.blocks[Int(b)].async, let n = p.alloc.targetNode[Int(b)] {
-            if let w = n.asyncTodo.popHead() { p.todo.append(w) } else { n.hasAsyncTransaction = false }
+            if let w = n.asyncTodo.popHead() { enqueueProcWork(w, p) } else { n.hasAsyncTransaction = false }
         }
         let blk = p.alloc.blocks[Int(b)]
         let offEnd = ((blk.dataSize &+ 7) & ~7) &+ blk.offsetsSize

@@ -2,8 +2,9 @@
 ///
 /// The object graph mirrors the kernel's pointer structure and is full of strong cycles:
 /// proc <-> thread / node / ref, node <-> ref, transaction <-> thread (from / to / stacks),
-/// allocator -> transaction -> bufProc, and the intrusive doubly linked work lists
-/// (`Work.prev`/`next`). Objects also outlive their proc (dead nodes kept by refs, transactions
+/// allocator -> transaction -> bufProc, the intrusive doubly linked work lists
+/// (`Work.prev`/`next`) and `waiting_threads` (`Thread.waitingNext`/`waitingPrev`, plus the
+/// proc's `pollThreads`). Objects also outlive their proc (dead nodes kept by refs, transactions
 /// whose sender died, released procs), so walking the live procs is not enough: every object that
 /// can sit on a cycle is recorded once at allocation (`allProcs`, `allThreads`, `allNodes`,
 /// `allTransactions`) and `deinit` clears their outgoing links.
@@ -28,7 +29,10 @@ extension BinderDriver {
 
     func tearDown() {
         ctxMgrNode = nil
+        wokenThreads = []; reparkedThreads = []; freezeWaiters = []
         for p in allProcs {
+            p.waitingThreads.removeAll()
+            p.pollThreads = []
             BinderDriver.unlinkAll(p.todo)
             BinderDriver.unlinkAll(p.deliveredDeath)
             BinderDriver.unlinkAll(p.deliveredFreeze)
@@ -42,6 +46,8 @@ extension BinderDriver {
         for t in allThreads {
             BinderDriver.unlinkAll(t.todo)
             t.transactionStack = nil
+            t.parked = nil
+            t.waitingNext = nil; t.waitingPrev = nil
             t.returnError.prev = nil; t.returnError.next = nil
             t.replyError.prev = nil; t.replyError.next = nil
         }

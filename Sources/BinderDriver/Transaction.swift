@@ -254,6 +254,7 @@ extension BinderDriver {
             popTransaction(tt, inReplyTo!)
             enqueueThreadWork(tt, t)
             tproc.outstandingTxns += 1
+            wakeUp(tt)  // wake_up_interruptible_sync(&target_thread->wait)
             freeTransaction(inReplyTo!)
         } else if tr.flags & TransactionFlags.oneWay == 0 {
             #if BINDER_MUTANTS
@@ -297,6 +298,8 @@ extension BinderDriver {
             return frozen ? BinderReturn.frozenReply.rawValue : BinderReturn.deadReply.rawValue
         }
         var outdated: Transaction?
+        var thread = thread
+        if thread == nil && !pendingAsync { thread = selectThread(proc) }
         if let th = thread { enqueueThreadWork(th, t) }
         else if !pendingAsync { proc.todo.append(t) }
         else {
@@ -310,6 +313,8 @@ extension BinderDriver {
             }
             node.asyncTodo.append(t)
         }
+        // binder_wakeup_thread_ilocked(proc, thread, !oneway)
+        if !pendingAsync { wakeUp(proc, thread) }
         proc.outstandingTxns += 1
         if let o = outdated, o.buffer >= 0 {
             let b = o.buffer

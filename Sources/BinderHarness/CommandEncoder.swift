@@ -2,10 +2,17 @@ import BinderUAPI
 
 /// Encodes a step's BC commands into write-buffer bytes and places transaction payloads in
 /// scratch memory. Symbolic buffer references are resolved against the runner's state.
+///
+/// A scenario within `ScenarioLimits.current` is encoded whole. Past the scratch regions (only
+/// decoded fuzzer bytes get there; `ScenarioLimits.check` rejects such scenarios elsewhere) the
+/// write buffer ends before the command that does not fit, and a payload that does not fit is
+/// not placed.
 struct CommandEncoder {
     var writeBytes: [UInt8] = []
     /// Payload region writes to perform before the ioctl: (address, bytes).
     var payloadWrites: [(UInt64, [UInt8])] = []
+    /// Payload bytes the commands need (aligned, with slack), whether or not they fit.
+    private(set) var payloadBytes = 0
     private var payloadCursor: UInt64 = ScratchLayout.payload
     private let payloadEnd = ScratchLayout.payload + UInt64(ScratchLayout.payloadCapacity)
 
@@ -55,9 +62,9 @@ struct CommandEncoder {
         var offsets: [UInt64] = []
         var blobs: [(objectOffset: Int, bytes: [UInt8])] = []
         func filler(_ n: UInt32) {
-            for _ in 0..<Int(min(n, 4096)) { data.append(Payload.fillerByte(data.count)) }
+            for _ in 0..<Int(min(n, UInt32(ScenarioLimits.current.fillerBytes))) { data.append(Payload.fillerByte(data.count)) }
         }
-        for object in t.payload.objects.prefix(64) {
+        for object in t.payload.objects {
             filler(object.gap)
             offsets.append(UInt64(data.count))
             var o: [UInt8] = []
@@ -72,7 +79,7 @@ struct CommandEncoder {
                 o.appendLE32(BinderObjectType.ptr.rawValue); o.appendLE32(flags)
                 o.appendLE64(0) // blob address, patched below
                 o.appendLE64(UInt64(length)); o.appendLE64(UInt64(parent)); o.appendLE64(UInt64(parentOffset))
-                blobs.append((data.count, (0..<Int(min(length, 4096))).map { Payload.fillerByte($0 &+ 101) }))
+                blobs.append((data.count, (0..<Int(min(length, UInt32(ScenarioLimits.current.fillerBytes)))).map { Payload.fillerByte($0 &+ 101) }))
             case let .fda(n, parent, parentOffset):
                 o.appendLE32(BinderObjectType.fda.rawValue); o.appendLE32(0)
                 o.appendLE64(UInt64(n)); o.appendLE64(UInt64(parent)); o.appendLE64(UInt64(parentOffset))
@@ -82,12 +89,14 @@ struct CommandEncoder {
             data.append(contentsOf: o)
         }
         filler(t.payload.trailing)
-        if let override = t.payload.offsetsOverride { offsets = Array(override.prefix(64)) }
+        if let override = t.payload.offsetsOverride { offsets = override }
 
         var offsetsBytes: [UInt8] = []
         for o in offsets { offsetsBytes.appendLE64(o) }
         // Place data, offsets and blobs; a little zeroed slack after each lets adjusted sizes read defined bytes.
         let slack = 256
+        func aligned(_ n: Int) -> Int { (n + 7) & ~7 }
+        payloadBytes += aligned(data.count + slack) + aligned(offsetsBytes.count + slack) + blobs.map { aligned($0.bytes.count + 8) }.reduce(0, +)
         guard let dataAddress = reserve(data.count + slack), let offsetsAddress = reserve(offsetsBytes.count + slack) else {
             return
         }

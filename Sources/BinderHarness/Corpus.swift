@@ -74,7 +74,7 @@ public enum CorpusFiles {
     /// A stable file name for a scenario: FNV-1a of its encoding.
     public static func fileName(for scenario: Scenario) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in WireFormat.encode(scenario) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in WireFormat.bytes(of: scenario, header: true) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         let s = String(h, radix: 16)
         return String(repeating: "0", count: 16 - s.count) + s + ".bscn"
     }

@@ -47,13 +47,18 @@ public struct Divergence: Equatable, Sendable {
     }
 
     static func sideBySide(_ ln: String, _ l: StepOutcome, _ rn: String, _ r: StepOutcome) -> [String] {
-        func column(_ o: StepOutcome) -> [String] {
-            if let s = o.skipped { return ["skipped (\(s))"] }
-            var c = ["return \(Errno.describe(o.result ?? 0))"]
+        func column(_ o: StepOutcome, indent: String = "") -> [String] {
+            if let s = o.skipped { return [indent + "skipped (\(s))"] }
+            var c = [o.parked ? "parked" : "return \(Errno.describe(o.result ?? 0))"]
             if let w = o.writeConsumed { c.append("write_consumed \(w)") }
             if let rc = o.readConsumed { c.append("read_consumed \(rc)") }
             if !o.output.isEmpty { c.append("output \(o.output.map { String(format2: $0) }.joined())") }
             c += o.returns.map { "  " + $0.description }
+            c = c.map { indent + $0 }
+            for w in o.completions {
+                c.append(indent + "woke P\(w.process).T\(w.thread):")
+                c += column(w.outcome, indent: indent + "  ")
+            }
             return c
         }
         let a = column(l), b = column(r)

@@ -11,6 +11,18 @@ public final class ScenarioRunner {
         var mappingSize: UInt64 = 0
         /// Offsets of buffers received (BR_TRANSACTION / BR_REPLY) since the last open.
         var received: [UInt64] = []
+        /// The process exited: it runs no more steps.
+        var exited = false
+        /// Per thread: the call it is parked in, if any.
+        var parked: [ParkedCall?] = Array(repeating: nil, count: Scenario.maxThreads)
+        var hasParkedThread: Bool { parked.contains { $0 != nil } }
+    }
+
+    /// A call a thread is parked in, kept to decode its outcome when it returns.
+    enum ParkedCall {
+        case writeRead(WriteRead)
+        case poll
+        case ioctl(outputCount: Int)
     }
 
     public let backend: BinderBackend
@@ -23,24 +35,96 @@ public final class ScenarioRunner {
         self.processes = Array(repeating: ProcessState(), count: processCount)
     }
 
+    /// Whether `thread` of `process` is parked in the driver.
+    public func isParked(_ process: ProcessIndex, _ thread: ThreadIndex) -> Bool {
+        process >= 0 && process < processCount && thread >= 0 && thread < Scenario.maxThreads
+            && processes[process].parked[thread] != nil
+    }
+
+    /// Whether the process exited.
+    public func hasExited(_ process: ProcessIndex) -> Bool { processes[process].exited }
+
+    /// True when the outcome of the last step run may depend on the kernel's scheduling of the
+    /// threads it woke (the backend says so; only the model knows).
+    public private(set) var lastStepIsSchedulingDependent = false
+
     /// Runs a whole scenario.
     public static func trace(_ scenario: Scenario, on backend: BinderBackend) -> Trace {
         let runner = ScenarioRunner(backend: backend, processCount: scenario.processCount)
-        return Trace(backend: backend.backendName, outcomes: scenario.steps.map { runner.run($0) })
+        var trace = Trace(backend: backend.backendName, outcomes: [])
+        for step in scenario.steps {
+            trace.outcomes.append(runner.run(step))
+            if runner.lastStepIsSchedulingDependent, trace.firstSchedulingDependentStep == nil {
+                trace.firstSchedulingDependentStep = trace.outcomes.count - 1
+            }
+        }
+        return trace
     }
 
-    /// Runs one step.
+    /// Runs one step, then collects the parked threads it woke.
     public func run(_ step: Step) -> StepOutcome {
+        var outcome = runAction(step)
+        lastStepIsSchedulingDependent = outcome.skipped == nil && backend.lastCallIsSchedulingDependent
+        guard outcome.skipped == nil else { return outcome }
+        outcome.completions = backend.takeCompletions()
+            .sorted { ($0.process, $0.thread) < ($1.process, $1.thread) }
+            .map(completedOutcome)
+        return outcome
+    }
+
+    /// The outcome of a parked call that returned with `completion.result`.
+    private func completedOutcome(_ completion: ThreadCompletion) -> ThreadOutcome {
+        let p = completion.process, t = completion.thread
+        let call = processes[p].parked[t]
+        processes[p].parked[t] = nil
+        let outcome: StepOutcome
+        switch call {
+        case let .writeRead(wr): outcome = writeReadOutcome(p, t, wr, completion.result)
+        case let .ioctl(outputCount):
+            outcome = StepOutcome(result: completion.result,
+                                  output: outputCount > 0 ? backend.readUser(p, address: ScratchLayout.argument(t), count: outputCount) : [])
+        case .poll, nil: outcome = StepOutcome(result: completion.result)
+        }
+        return ThreadOutcome(process: p, thread: t, outcome: outcome)
+    }
+
+    /// The outcome of a call that may have parked its thread.
+    private func parkable(_ step: Step, _ call: ParkedCall, _ result: Int32, _ outcome: () -> StepOutcome) -> StepOutcome {
+        guard result == BinderCall.parked else { return outcome() }
+        processes[step.process].parked[step.thread] = call
+        return StepOutcome(parked: true)
+    }
+
+    private func runAction(_ step: Step) -> StepOutcome {
         guard step.process >= 0, step.process < processCount else { return .skip("no such process") }
         guard step.thread >= 0, step.thread < Scenario.maxThreads else { return .skip("no such thread") }
         let p = step.process
+        guard !processes[p].exited else { return .skip("exited") }
+        if processes[p].parked[step.thread] != nil, !step.action.isProcessEvent { return .skip("thread parked") }
         switch step.action {
-        case .open:
+        case .open, .openBlocking:
             guard !processes[p].isOpen else { return .skip("already open") }
             if processes[p].isMapped { return .skip("previous proc still mapped") }
-            let r = backend.open(p)
+            let r = backend.open(p, blocking: step.action == .openBlocking)
             if r == 0 { processes[p] = ProcessState(isOpen: true) }
             return StepOutcome(result: r)
+        case let .poll(blocking):
+            guard processes[p].isOpen else { return .skip("not open") }
+            let r = backend.poll(p, thread: step.thread, blocking: blocking)
+            return parkable(step, .poll, r) { StepOutcome(result: r) }
+        case let .signal(restart):
+            backend.signal(p, thread: step.thread, restart: restart)
+            return StepOutcome(result: 0)
+        case .flushDuplicate:
+            guard processes[p].isOpen else { return .skip("not open") }
+            return StepOutcome(result: backend.flushDuplicate(p))
+        case let .sleep(ms):
+            backend.sleep(milliseconds: ms)
+            return StepOutcome(result: 0)
+        case .exit:
+            backend.exit(p)
+            processes[p] = ProcessState(exited: true)
+            return StepOutcome(result: 0)
         case let .mmap(pages, prot):
             guard processes[p].isOpen else { return .skip("not open") }
             guard pages > 0, pages <= 2048 else { return .skip("bad length") }
@@ -59,6 +143,8 @@ public final class ScenarioRunner {
             return StepOutcome(result: backend.munmap(p))
         case .close:
             guard processes[p].isOpen else { return .skip("not open") }
+            // A parked thread holds the file; its process ends by `exit` instead.
+            guard !processes[p].hasParkedThread else { return .skip("threads parked") }
             processes[p].isOpen = false
             return StepOutcome(result: backend.close(p))
         default:
@@ -67,19 +153,17 @@ public final class ScenarioRunner {
         }
     }
 
-    private func ioctl(_ step: Step, _ command: BinderIoctl, _ argument: UInt64) -> Int32 {
-        backend.ioctl(step.process, thread: step.thread, command: command.rawValue, argument: argument)
-    }
-
     /// Writes `bytes` as the argument, runs the ioctl, and reads `outputCount` bytes back.
     private func simpleIoctl(_ step: Step, _ command: BinderIoctl, _ bytes: [UInt8], outputCount: Int) -> StepOutcome {
         let p = step.process
+        let argument = ScratchLayout.argument(step.thread)
         var arg = bytes
         if arg.count < outputCount { arg += [UInt8](repeating: 0, count: outputCount - arg.count) }
-        backend.writeUser(p, address: ScratchLayout.argument, bytes: arg)
-        let r = ioctl(step, command, ScratchLayout.argument)
-        let out = outputCount > 0 ? backend.readUser(p, address: ScratchLayout.argument, count: outputCount) : []
-        return StepOutcome(result: r, output: out)
+        backend.writeUser(p, address: argument, bytes: arg)
+        let r = backend.ioctl(p, thread: step.thread, command: command.rawValue, argument: argument)
+        return parkable(step, .ioctl(outputCount: outputCount), r) {
+            StepOutcome(result: r, output: outputCount > 0 ? backend.readUser(p, address: argument, count: outputCount) : [])
+        }
     }
 
     private func runIoctl(_ step: Step) -> StepOutcome {
@@ -115,8 +199,8 @@ public final class ScenarioRunner {
         case let .nodeInfoForRef(handle):
             le.appendLE32(handle)
             return simpleIoctl(step, .getNodeInfoForRef, le, outputCount: 24)
-        case let .freeze(target, enable):
-            le.appendLE32(UInt32(bitPattern: pidOf(target))); le.appendLE32(enable); le.appendLE32(0)
+        case let .freeze(target, enable, timeoutMs):
+            le.appendLE32(UInt32(bitPattern: pidOf(target))); le.appendLE32(enable); le.appendLE32(timeoutMs)
             return simpleIoctl(step, .freeze, le, outputCount: 0)
         case let .frozenInfo(target):
             le.appendLE32(UInt32(bitPattern: pidOf(target)))
@@ -125,14 +209,16 @@ public final class ScenarioRunner {
             return outcome
         case let .rawIoctl(command, argument, pointer):
             let bytes = Array(argument.prefix(ScratchLayout.argumentCapacity))
-            if pointer == .valid { backend.writeUser(p, address: ScratchLayout.argument, bytes: bytes) }
+            let address = ScratchLayout.argument(step.thread)
+            if pointer == .valid { backend.writeUser(p, address: address, bytes: bytes) }
             let r = backend.ioctl(p, thread: step.thread, command: command,
-                                  argument: ScratchLayout.pointer(pointer, valid: ScratchLayout.argument))
-            let out = pointer == .valid ? backend.readUser(p, address: ScratchLayout.argument, count: bytes.count) : []
-            return StepOutcome(result: r, output: out)
+                                  argument: ScratchLayout.pointer(pointer, valid: address))
+            return parkable(step, .ioctl(outputCount: pointer == .valid ? bytes.count : 0), r) {
+                StepOutcome(result: r, output: pointer == .valid ? backend.readUser(p, address: address, count: bytes.count) : [])
+            }
         case let .writeRead(wr):
             return runWriteRead(step, wr)
-        case .open, .mmap, .munmap, .close:
+        case .open, .openBlocking, .mmap, .munmap, .close, .poll, .signal, .flushDuplicate, .exit, .sleep:
             return .skip("unreachable")
         }
     }
@@ -162,26 +248,42 @@ public final class ScenarioRunner {
         let writeBytes = encoder.writeBytes
         // Zero-padded so that a payload read past write_size sees defined bytes.
         backend.writeUser(p, address: ScratchLayout.writeBuffer, bytes: writeBytes + [UInt8](repeating: 0, count: 128))
+        let t = step.thread
         let readSize = min(wr.readSize, WriteRead.maxReadSize)
         // Zeroed so that decoding sees defined bytes (the kernel may write a little past read_size).
-        backend.writeUser(p, address: ScratchLayout.readBuffer, bytes: [UInt8](repeating: 0, count: Int(readSize) + 512))
+        backend.writeUser(p, address: ScratchLayout.readBuffer(t), bytes: [UInt8](repeating: 0, count: Int(readSize) + 512))
 
         let writeSize = UInt64(bitPattern: max(0, Int64(writeBytes.count) + Int64(wr.writeSizeAdjust)))
         let bwr = BinderWriteRead(
             writeSize: writeSize, writeConsumed: UInt64(wr.writeConsumed),
             writeBuffer: ScratchLayout.pointer(wr.writePointer, valid: ScratchLayout.writeBuffer),
             readSize: UInt64(readSize), readConsumed: UInt64(min(wr.readConsumed, readSize)),
-            readBuffer: ScratchLayout.pointer(wr.readPointer, valid: ScratchLayout.readBuffer))
-        backend.writeUser(p, address: ScratchLayout.argument, bytes: bwr.bytes)
-        let r = backend.ioctl(p, thread: step.thread, command: BinderIoctl.writeRead.rawValue,
-                              argument: ScratchLayout.pointer(wr.structPointer, valid: ScratchLayout.argument))
+            readBuffer: ScratchLayout.pointer(wr.readPointer, valid: ScratchLayout.readBuffer(t)))
+        backend.writeUser(p, address: ScratchLayout.argument(t), bytes: bwr.bytes)
+        let r = backend.ioctl(p, thread: t, command: BinderIoctl.writeRead.rawValue,
+                              argument: ScratchLayout.pointer(wr.structPointer, valid: ScratchLayout.argument(t)))
+        return parkable(step, .writeRead(wr), r) { writeReadOutcome(p, t, wr, r) }
+    }
+
+    /// Reads back what a BINDER_WRITE_READ of thread `t` that returned `r` wrote.
+    private func writeReadOutcome(_ p: ProcessIndex, _ t: ThreadIndex, _ wr: WriteRead, _ r: Int32) -> StepOutcome {
         guard wr.structPointer == .valid else { return StepOutcome(result: r) }
-        let back = BinderWriteRead(bytes: backend.readUser(p, address: ScratchLayout.argument, count: BinderWriteRead.size))
+        let back = BinderWriteRead(bytes: backend.readUser(p, address: ScratchLayout.argument(t), count: BinderWriteRead.size))
         var outcome = StepOutcome(result: r, writeConsumed: back.writeConsumed, readConsumed: back.readConsumed)
         if wr.readPointer == .valid, back.readConsumed > 0 {
             let count = Int(min(back.readConsumed, UInt64(ScratchLayout.readRegion)))
-            let bytes = backend.readUser(p, address: ScratchLayout.readBuffer, count: count)
-            outcome.returns = decodeReturns(bytes, reader: p)
+            let bytes = backend.readUser(p, address: ScratchLayout.readBuffer(t), count: count)
+            // The driver writes from the incoming read_consumed on; the bytes before it are the
+            // runner's zeros, except that BR_SPAWN_LOOPER goes to the buffer's first word.
+            let entry = Int(min(wr.readConsumed, min(wr.readSize, WriteRead.maxReadSize)))
+            if entry == 0 {
+                outcome.returns = decodeReturns(bytes, reader: p)
+            } else {
+                if entry >= 4, bytes.count >= 4, bytes.le32(at: 0) != 0 {
+                    outcome.returns.append(.plain(BinderReturn(rawValue: bytes.le32(at: 0))))
+                }
+                if entry < bytes.count { outcome.returns += decodeReturns(Array(bytes[entry...]), reader: p) }
+            }
         }
         return outcome
     }

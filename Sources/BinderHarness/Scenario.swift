@@ -42,6 +42,20 @@ public enum PointerSpec: UInt8, Equatable, Sendable, CaseIterable {
 public enum Action: Equatable, Sendable {
     /// `open(O_RDWR|O_NONBLOCK|O_CLOEXEC)` of the scenario's binder device.
     case open
+    /// `open(O_RDWR|O_CLOEXEC)`: a blocking fd, whose reads (and blocking polls) can park the
+    /// thread in the driver until another step wakes it.
+    case openBlocking
+    /// `poll` of the binder fd for `POLLIN`, with a timeout of 0, or none when `blocking` (the
+    /// thread parks until woken when nothing is ready).
+    case poll(blocking: Bool)
+    /// A signal to this thread, whose handler is installed with `SA_RESTART` when `restart`.
+    /// Interrupts the thread if it is parked; no effect otherwise.
+    case signal(restart: Bool)
+    /// `dup` of the binder fd, then `close` of the duplicate: `binder_flush` without a release.
+    case flushDuplicate
+    /// The process exits: its threads end (parked ones included), its mapping and fd go.
+    /// Later steps of the process are skipped.
+    case exit
     /// `mmap(NULL, pages * 4096, prot, MAP_PRIVATE, fd, 0)`.
     case mmap(pages: UInt32, prot: UInt32)
     /// `munmap` of the whole binder mapping.
@@ -68,12 +82,26 @@ public enum Action: Equatable, Sendable {
     case nodeDebugInfo(ptr: UInt64)
     /// `BINDER_GET_NODE_INFO_FOR_REF` for `handle`.
     case nodeInfoForRef(handle: UInt32)
-    /// `BINDER_FREEZE` of another process of the scenario (by its pid), `timeout_ms = 0`.
-    case freeze(target: ProcessIndex, enable: UInt32)
+    /// `BINDER_FREEZE` of another process of the scenario (by its pid). With `timeout_ms`, a
+    /// freeze waits (parked) until the target's outstanding transactions drain or time runs out.
+    case freeze(target: ProcessIndex, enable: UInt32, timeoutMs: UInt32 = 0)
+    /// Time passes (the kernel oracle sleeps): freezes waiting past their timeout return.
+    case sleep(milliseconds: UInt32)
     /// `BINDER_GET_FROZEN_INFO` of a process of the scenario.
     case frozenInfo(target: ProcessIndex)
     /// Any ioctl number with an argument of raw bytes placed in scratch (or a bad pointer).
     case rawIoctl(command: UInt32, argument: [UInt8], pointer: PointerSpec)
+}
+
+extension Action {
+    /// A signal to the thread or the exit of its process: these happen to a parked thread,
+    /// every other step needs the thread to be running.
+    public var isProcessEvent: Bool {
+        switch self {
+        case .signal, .exit, .sleep: return true
+        default: return false
+        }
+    }
 }
 
 /// The argument of one `BINDER_WRITE_READ`.
@@ -86,7 +114,8 @@ public struct WriteRead: Equatable, Sendable {
     public var writeSizeAdjust: Int32
     /// The incoming `write_consumed` (an offset into the write buffer).
     public var writeConsumed: UInt32
-    /// `read_size` (0: no read). At most `maxReadSize`.
+    /// `read_size` (0: no read). At most `maxReadSize`. On a blocking fd a read with no work
+    /// parks the thread.
     public var readSize: UInt32
     /// The incoming `read_consumed`.
     public var readConsumed: UInt32

@@ -27,6 +27,12 @@ public enum ScenarioText {
     public static func actionName(_ action: Action) -> String {
         switch action {
         case .open: return "open"
+        case .openBlocking: return "open-blocking"
+        case .poll: return "poll"
+        case .signal: return "signal"
+        case .flushDuplicate: return "dup-close"
+        case .exit: return "exit"
+        case .sleep: return "sleep"
         case .mmap: return "mmap"
         case .munmap: return "munmap"
         case .close: return "close"
@@ -79,6 +85,12 @@ public enum ScenarioText {
     public static func describe(_ action: Action) -> String {
         switch action {
         case .open: return "open"
+        case .openBlocking: return "open blocking"
+        case let .poll(blocking): return blocking ? "poll blocking" : "poll"
+        case let .signal(restart): return restart ? "signal restart" : "signal"
+        case .flushDuplicate: return "dup-close"
+        case .exit: return "exit"
+        case let .sleep(ms): return "sleep \(ms)"
         case let .mmap(pages, prot): return "mmap pages=\(pages) prot=\(hex(prot))"
         case .munmap: return "munmap"
         case .close: return "close"
@@ -91,7 +103,7 @@ public enum ScenarioText {
         case .getExtendedError: return "ioctl BINDER_GET_EXTENDED_ERROR"
         case let .nodeDebugInfo(p): return "ioctl BINDER_GET_NODE_DEBUG_INFO ptr=\(hex(p))"
         case let .nodeInfoForRef(h): return "ioctl BINDER_GET_NODE_INFO_FOR_REF handle=\(h)"
-        case let .freeze(t, e): return "ioctl BINDER_FREEZE P\(t) enable=\(e)"
+        case let .freeze(t, e, ms): return "ioctl BINDER_FREEZE P\(t) enable=\(e)" + (ms == 0 ? "" : " timeout_ms=\(ms)")
         case let .frozenInfo(t): return "ioctl BINDER_GET_FROZEN_INFO P\(t)"
         case let .rawIoctl(c, arg, p):
             return "ioctl \(BinderIoctl(rawValue: c)) arg=[\(arg.map { String(format2: $0) }.joined())]" + pointer("ptr", p)

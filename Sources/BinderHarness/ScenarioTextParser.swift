@@ -70,7 +70,19 @@ public enum ScenarioTextParser {
         var s = Scanner(text)
         let word = s.word()
         switch word {
-        case "open": return .open
+        case "open":
+            let rest = s.rest.trimmingSpaces
+            if rest == "blocking" { return .openBlocking }
+            guard rest.isEmpty else { throw Failure(message: "unknown open flag \"\(rest)\"") }
+            return .open
+        case "poll", "signal":
+            let rest = s.rest.trimmingSpaces
+            let flag = word == "poll" ? "blocking" : "restart"
+            guard rest.isEmpty || rest == flag else { throw Failure(message: "unknown \(word) flag \"\(rest)\"") }
+            return word == "poll" ? .poll(blocking: !rest.isEmpty) : .signal(restart: !rest.isEmpty)
+        case "dup-close": return .flushDuplicate
+        case "sleep": return .sleep(milliseconds: try number(s.rest.trimmingSpaces))
+        case "exit": return .exit
         case "munmap": return .munmap
         case "close": return .close
         case "mmap":
@@ -115,7 +127,8 @@ public enum ScenarioTextParser {
         case "BINDER_FREEZE":
             var r = Scanner(rest)
             let target = try processName(r.word())
-            return .freeze(target: target, enable: try fields(r.rest).u32("enable"))
+            let f = try fields(r.rest)
+            return .freeze(target: target, enable: try f.u32("enable"), timeoutMs: try f.u32("timeout_ms", or: 0))
         case "BINDER_GET_FROZEN_INFO": return .frozenInfo(target: try processName(rest))
         default: throw Failure(message: "unknown ioctl step \"\(text)\"")
         }

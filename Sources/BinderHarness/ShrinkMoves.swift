@@ -155,7 +155,7 @@ extension Action {
     /// replaced by `q`.
     func renamingTarget(_ p: ProcessIndex, to q: ProcessIndex) -> Action {
         switch self {
-        case let .freeze(t, enable) where t == p: return .freeze(target: q, enable: enable)
+        case let .freeze(t, enable, ms) where t == p: return .freeze(target: q, enable: enable, timeoutMs: ms)
         case let .frozenInfo(t) where t == p: return .frozenInfo(target: q)
         default: return self
         }

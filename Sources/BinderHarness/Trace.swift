@@ -1,3 +1,4 @@
+import BinderModel
 import BinderUAPI
 
 /// A user address after normalization: inside a process's binder mapping it is written as
@@ -85,28 +86,59 @@ public struct StepOutcome: Equatable, Sendable, CustomStringConvertible {
     public var returns: [DecodedReturn]
     /// Bytes an ioctl wrote back into its argument (VERSION, GET_EXTENDED_ERROR, ...).
     public var output: [UInt8]
+    /// The step's thread went to sleep in the driver: its outcome arrives later, as a completion
+    /// of the step that woke it. `result` is nil then.
+    public var parked: Bool
+    /// Parked threads that returned during this step, ordered by (process, thread).
+    public var completions: [ThreadOutcome]
 
     public init(result: Int32? = nil, skipped: String? = nil, writeConsumed: UInt64? = nil, readConsumed: UInt64? = nil,
-                returns: [DecodedReturn] = [], output: [UInt8] = []) {
+                returns: [DecodedReturn] = [], output: [UInt8] = [], parked: Bool = false, completions: [ThreadOutcome] = []) {
         self.result = result; self.skipped = skipped; self.writeConsumed = writeConsumed
         self.readConsumed = readConsumed; self.returns = returns; self.output = output
+        self.parked = parked; self.completions = completions
     }
 
     public static func skip(_ why: String) -> StepOutcome { StepOutcome(skipped: why) }
 
     public var description: String {
         if let skipped { return "skipped (\(skipped))" }
-        var s = "-> \(Errno.describe(result ?? 0))"
+        var s = parked ? "-> parked" : "-> \(Errno.describe(result ?? 0))"
         if let writeConsumed { s += " wc=\(writeConsumed)" }
         if let readConsumed { s += " rc=\(readConsumed)" }
         if !output.isEmpty { s += " out=\(output.map { String(format2: $0) }.joined())" }
         if !returns.isEmpty { s += " [" + returns.map(\.description).joined(separator: ", ") + "]" }
+        for c in completions { s += "; woke P\(c.process).T\(c.thread) \(c.outcome)" }
         return s
     }
 }
 
+/// The outcome a parked thread finally got.
+public struct ThreadOutcome: Equatable, Sendable {
+    public var process: ProcessIndex
+    public var thread: ThreadIndex
+    public var outcome: StepOutcome
+    public init(process: ProcessIndex, thread: ThreadIndex, outcome: StepOutcome) {
+        self.process = process; self.thread = thread; self.outcome = outcome
+    }
+}
+
 /// The normalized trace of a scenario on one backend: one outcome per step.
+extension Scenario {
+    /// How many leading steps have outcomes that do not depend on the kernel's scheduling of
+    /// woken threads, per the model; a comparison with a real kernel covers only these.
+    public var schedulingIndependentPrefix: Int {
+        ScenarioRunner.trace(self, on: BinderModel(processCount: processCount)).firstSchedulingDependentStep ?? steps.count
+    }
+}
+
 public struct Trace: Equatable, Sendable {
     public var backend: String
     public var outcomes: [StepOutcome]
+    /// The first step whose outcome may depend on how the kernel schedules woken threads (the
+    /// model says so); a comparison with a real kernel stops before it. nil: none.
+    public var firstSchedulingDependentStep: Int?
+    public init(backend: String, outcomes: [StepOutcome], firstSchedulingDependentStep: Int? = nil) {
+        self.backend = backend; self.outcomes = outcomes; self.firstSchedulingDependentStep = firstSchedulingDependentStep
+    }
 }

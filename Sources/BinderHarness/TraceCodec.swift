@@ -10,6 +10,8 @@ public enum TraceCodec {
         if o.skipped != nil { flags |= 2 }
         if o.writeConsumed != nil { flags |= 4 }
         if o.readConsumed != nil { flags |= 8 }
+        if o.parked { flags |= 16 }
+        if !o.completions.isEmpty { flags |= 32 }
         w.byte(flags)
         if let r = o.result { w.zigzag(r) }
         if let s = o.skipped { w.blob(Array(s.utf8)) }
@@ -18,6 +20,10 @@ public enum TraceCodec {
         w.blob(o.output)
         w.varint(UInt64(o.returns.count))
         for r in o.returns { encode(r, &w) }
+        if !o.completions.isEmpty {
+            w.varint(UInt64(o.completions.count))
+            for c in o.completions { w.varint(UInt64(c.process)); w.varint(UInt64(c.thread)); w.blob(encode(c.outcome)) }
+        }
         return w.bytes
     }
 
@@ -58,6 +64,14 @@ public enum TraceCodec {
         o.output = r.blob(cap: 1 << 20)
         let n = r.count(cap: 1 << 16)
         for _ in 0..<n { o.returns.append(decodeReturn(&r)) }
+        o.parked = flags & 16 != 0
+        if flags & 32 != 0 {
+            let k = r.count(cap: 64)
+            for _ in 0..<k {
+                let process = Int(min(r.varint(), 64)), thread = Int(min(r.varint(), 64))
+                o.completions.append(ThreadOutcome(process: process, thread: thread, outcome: decode(r.blob(cap: 1 << 20))))
+            }
+        }
         return o
     }
 

@@ -7,12 +7,29 @@ import BinderUAPI
 /// missing bytes read as zero, enum tags are taken modulo the number of cases, counts are capped.
 /// Scenarios whose values are in range (as the generator makes them) round-trip exactly.
 ///
-/// Version history: 1 — initial format. Decoders for every published version stay in this file.
+/// Version history:
+/// - 1: initial format (17 step tags).
+/// - 2: blocking steps: tags 17 `openBlocking`, 18 `poll`, 19 `signal`, 20 `flushDuplicate`,
+///   21 `exit`, 22 `sleep` (step tags are taken modulo 23); `freeze` carries `timeout_ms`. A
+///   version-1 file decodes as before.
+/// Decoders for every published version stay in this file.
 public enum WireFormat {
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// The number of step tags of each version (tags are taken modulo this count).
+    static func stepTagCount(version: Int) -> UInt8 { version <= 1 ? 17 : 23 }
     public static let magic: [UInt8] = Array("BSCN".utf8)
 
-    public static func encode(_ scenario: Scenario, header: Bool = true) -> [UInt8] {
+    /// The bytes of a scenario; fails when it exceeds `ScenarioLimits.current`, naming the limit
+    /// (such a scenario would not decode back the same).
+    public static func encode(_ scenario: Scenario, header: Bool = true) throws(ScenarioLimits.Violation) -> [UInt8] {
+        try ScenarioLimits.current.check(scenario)
+        return bytes(of: scenario, header: header)
+    }
+
+    /// The bytes of a scenario, unchecked: for scenarios that came from decoding bytes, which
+    /// can exceed the scratch regions (`encode` would refuse them) and must still travel as they
+    /// are (to the kernel VM, for instance).
+    public static func bytes(of scenario: Scenario, header: Bool = true) -> [UInt8] {
         var w = ByteWriter()
         if header { w.bytes += magic; w.varint(UInt64(currentVersion)) }
         w.byte(UInt8(max(0, scenario.processCount - 1)))
@@ -27,16 +44,17 @@ public enum WireFormat {
             r.position = 4
             version = Int(min(r.varint(), 1 << 20))
         }
-        switch version {
-        default: return decodeV1(&r)  // unknown (future) versions fall back to the newest known decoder
-        }
+        // Versions 1 and 2 differ in the step tags, the freeze timeout and the limits; unknown
+        // (future) versions fall back to the newest known decoder.
+        r.limits = version <= 1 ? .version1 : .current
+        return decodeSteps(&r, tagCount: stepTagCount(version: version))
     }
 
-    static func decodeV1(_ r: inout ByteReader) -> Scenario {
+    static func decodeSteps(_ r: inout ByteReader, tagCount: UInt8) -> Scenario {
         let processCount = 1 + Int(r.byte()) % Scenario.maxProcesses
         var steps: [Step] = []
         while !r.atEnd, steps.count < 4096 {
-            steps.append(r.step(processCount: processCount))
+            steps.append(r.step(processCount: processCount, tagCount: tagCount))
         }
         return Scenario(processCount: processCount, steps: steps)
     }
@@ -75,11 +93,20 @@ struct ByteWriter {
         case .freeze: tag = 14
         case .frozenInfo: tag = 15
         case .rawIoctl: tag = 16
+        case .openBlocking: tag = 17
+        case .poll: tag = 18
+        case .signal: tag = 19
+        case .flushDuplicate: tag = 20
+        case .exit: tag = 21
+        case .sleep: tag = 22
         }
         byte(tag)
         byte(UInt8(s.process & 0x0F) | UInt8(s.thread & 0x0F) << 4)
         switch s.action {
-        case .open, .munmap, .close, .version, .setContextManager, .threadExit, .getExtendedError: break
+        case .open, .munmap, .close, .version, .setContextManager, .threadExit, .getExtendedError,
+             .openBlocking, .flushDuplicate, .exit: break
+        case let .poll(blocking): byte(blocking ? 1 : 0)
+        case let .signal(restart): byte(restart ? 1 : 0)
         case let .mmap(pages, prot): varint(UInt64(pages)); varint(UInt64(prot))
         case let .setMaxThreads(n): varint(UInt64(n))
         case let .setContextManagerExt(p, c, f): varint(p); varint(c); varint(UInt64(f))
@@ -87,7 +114,8 @@ struct ByteWriter {
         case let .enableOnewaySpamDetection(v): varint(UInt64(v))
         case let .nodeDebugInfo(p): varint(p)
         case let .nodeInfoForRef(h): varint(UInt64(h))
-        case let .freeze(t, e): byte(UInt8(truncatingIfNeeded: t)); varint(UInt64(e))
+        case let .freeze(t, e, ms): byte(UInt8(truncatingIfNeeded: t)); varint(UInt64(e)); varint(UInt64(ms))
+        case let .sleep(ms): varint(UInt64(ms))
         case let .frozenInfo(t): byte(UInt8(truncatingIfNeeded: t))
         case let .rawIoctl(c, arg, p): varint(UInt64(c)); pointer(p); blob(arg)
         }
@@ -172,6 +200,8 @@ struct ByteWriter {
 struct ByteReader {
     let bytes: [UInt8]
     var position = 0
+    /// Counts and sizes are clamped to these.
+    var limits = ScenarioLimits.current
     init(_ bytes: [UInt8]) { self.bytes = bytes }
     var atEnd: Bool { position >= bytes.count }
     var remaining: Int { max(0, bytes.count - position) }
@@ -206,8 +236,8 @@ struct ByteReader {
     }
     mutating func pointer() -> PointerSpec { PointerSpec(rawValue: byte() % 3)! }
 
-    mutating func step(processCount: Int) -> Step {
-        let tag = byte() % 17
+    mutating func step(processCount: Int, tagCount: UInt8) -> Step {
+        let tag = byte() % tagCount
         let who = byte()
         let process = Int(who & 0x0F) % processCount
         let thread = Int(who >> 4) % Scenario.maxThreads
@@ -227,20 +257,28 @@ struct ByteReader {
         case 11: action = .getExtendedError
         case 12: action = .nodeDebugInfo(ptr: varint())
         case 13: action = .nodeInfoForRef(handle: u32())
-        case 14: action = .freeze(target: Int(byte()), enable: u32())
+        case 14: action = .freeze(target: Int(byte()), enable: u32(), timeoutMs: tagCount > 17 ? u32() : 0)
         case 15: action = .frozenInfo(target: Int(byte()))
-        default: action = .rawIoctl(command: u32(), argument: [], pointer: pointer())
+        case 16: action = .rawIoctl(command: u32(), argument: [], pointer: pointer())
+        case 17: action = .openBlocking
+        case 18: action = .poll(blocking: byte() & 1 == 1)
+        case 19: action = .signal(restart: byte() & 1 == 1)
+        case 20: action = .flushDuplicate
+        case 21: action = .exit
+        default: action = .sleep(milliseconds: u32())
         }
-        if case let .rawIoctl(c, _, p) = action { return Step(process, thread, .rawIoctl(command: c, argument: blob(cap: 256), pointer: p)) }
+        if case let .rawIoctl(c, _, p) = action {
+            return Step(process, thread, .rawIoctl(command: c, argument: blob(cap: limits.rawIoctlBytes), pointer: p))
+        }
         return Step(process, thread, action)
     }
 
     mutating func writeRead() -> WriteRead {
         let extras = byte() & 1 == 1
         var wr = WriteRead()
-        let n = count(cap: 64)
+        let n = count(cap: limits.commandsPerWrite)
         for _ in 0..<n { wr.commands.append(command()) }
-        wr.readSize = u32()
+        wr.readSize = min(u32(), limits.readSize)
         if extras {
             wr.writeSizeAdjust = zigzag(); wr.writeConsumed = u32(); wr.readConsumed = u32()
             let p = byte()
@@ -276,19 +314,19 @@ struct ByteReader {
         case 15: return .requestFreezeNotification(handle: u32(), cookie: varint())
         case 16: return .clearFreezeNotification(handle: u32(), cookie: varint())
         case 17: return .freezeNotificationDone(cookie: varint())
-        default: return .raw(blob(cap: 256))
+        default: return .raw(blob(cap: limits.rawCommandBytes))
         }
     }
 
     mutating func transaction() -> Transaction {
         var t = Transaction(handle: u32(), code: u32(), flags: u32())
         let bits = byte()
-        let n = count(cap: 16)
+        let n = count(cap: limits.objectsPerPayload)
         for _ in 0..<n { t.payload.objects.append(object()) }
-        t.payload.trailing = min(u32(), 4096)
+        t.payload.trailing = min(u32(), UInt32(limits.fillerBytes))
         if bits & 1 != 0 { t.buffersSize = varint() }
         if bits & 2 != 0 {
-            let k = count(cap: 16)
+            let k = count(cap: limits.objectsPerPayload)
             t.payload.offsetsOverride = (0..<k).map { _ in varint() }
         }
         if bits & 4 != 0 { t.payload.dataSizeAdjust = zigzag(); t.payload.offsetsSizeAdjust = zigzag() }
@@ -302,12 +340,12 @@ struct ByteReader {
 
     mutating func object() -> PayloadObject {
         let tag = byte() % 8
-        let gap = min(u32(), 4096)
+        let gap = min(u32(), UInt32(limits.fillerBytes))
         switch tag {
         case 0, 1: return PayloadObject(gap: gap, .binder(ptr: varint(), cookie: varint(), flags: u32(), weak: tag == 1))
         case 2, 3: return PayloadObject(gap: gap, .handle(u32(), flags: u32(), weak: tag == 3))
         case 4: return PayloadObject(gap: gap, .fd(u32()))
-        case 5: return PayloadObject(gap: gap, .ptr(length: min(u32(), 4096), flags: u32(), parent: u32(), parentOffset: u32()))
+        case 5: return PayloadObject(gap: gap, .ptr(length: min(u32(), UInt32(limits.fillerBytes)), flags: u32(), parent: u32(), parentOffset: u32()))
         case 6: return PayloadObject(gap: gap, .fda(numFds: u32(), parent: u32(), parentOffset: u32()))
         default: return PayloadObject(gap: gap, .raw(blob(cap: 24)))
         }

@@ -48,7 +48,7 @@ public struct BootBatches {
             DispatchQueue.global().async {
                 defer { slots.signal(); group.leave() }
                 let chunk = scenarios[start..<min(scenarios.count, start + size)]
-                let named = chunk.enumerated().map { (zeroPadded6(start + $0.offset), WireFormat.encode($0.element)) }
+                let named = chunk.enumerated().map { (zeroPadded6(start + $0.offset), WireFormat.bytes(of: $0.element)) }
                 lock.locked { log("kernel: boot \(b + 1)/\(starts.count) with \(chunk.count) scenarios") }
                 let r = VirtualMachine.boot(bzImage: bzImage, binary: binary, scenarios: named, workDir: "\(workDir)/boot\(b)",
                                             timeoutSeconds: timeoutSeconds, debugState: debugState)

@@ -30,7 +30,11 @@ public enum GuestOracle {
         let files = CorpusFiles.scenarioFiles(directory)
         // A `debug-state` file next to the scenarios asks for binder_logs/state after every step.
         let debugState = access("\(directory)/../debug-state", F_OK) == 0
+        // A dead scenario process must not kill the controller through its pipe.
+        signal(SIGPIPE, SIG_IGN)
         warmUp()
+        GuestWatchdog.start(files: files)
+        defer { GuestWatchdog.stop() }
         for (i, file) in files.enumerated() {
             let name = "s\(i)"
             let r = addDevice(name)
@@ -43,18 +47,27 @@ public enum GuestOracle {
             guard let bytes = CorpusFiles.read(file) else { emit("@@ERROR \(base) unreadable"); continue }
             let scenario = WireFormat.decode(bytes)
             emit("@@BEGIN \(base) \(scenario.steps.count)")
+            GuestWatchdog.enter(scenario: i, step: -1)
             let t0 = HostTools.now()
             let backend = KernelBackend(processCount: scenario.processCount)
             let t1 = HostTools.now()
             let runner = ScenarioRunner(backend: backend, processCount: scenario.processCount)
             for (k, step) in scenario.steps.enumerated() {
+                GuestWatchdog.enter(scenario: i, step: k)
                 let outcome = runner.run(step)
+                // A scenario process died (or the watchdog killed a stuck step's processes): the
+                // outcome is not the kernel's. The scenario stops here; the host sees it missing.
+                if let failure = backend.failure {
+                    emit("@@ERROR \(base) step \(k): \(failure)")
+                    break
+                }
                 emit("@@S \(base) \(k) \(TraceCodec.hex(TraceCodec.encode(outcome)))")
                 if debugState, let state = KernelBackend.readText("\(binderfs)/binder_logs/state") {
                     for line in state.split(separator: "\n") { emit("@@STATE \(k) \(line)") }
                 }
             }
             let t2 = HostTools.now()
+            GuestWatchdog.enter(scenario: i, step: scenario.steps.count)
             backend.shutdown()
             unlink(device)
             // Where the guest's time goes (ms): spawning the process children, the steps, shutdown.
@@ -62,6 +75,7 @@ public enum GuestOracle {
             emit("@@END \(base)")
 
         }
+        GuestWatchdog.enter(scenario: -1, step: 0)
         emit("@@DONE \(files.count)")
         return 0
     }

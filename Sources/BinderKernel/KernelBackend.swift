@@ -18,39 +18,57 @@ public struct KernelConfiguration {
 }
 
 /// The real Linux binder as a backend: each scenario process is a child OS process, each
-/// scenario thread an OS thread in it; steps run strictly one at a time.
+/// scenario thread an OS thread in it; steps run strictly one at a time. A thread may park in
+/// the kernel (a blocking read or poll): its child answers at once and the thread's result is
+/// collected by `takeCompletions` once a later step woke it.
 public final class KernelBackend: BinderBackend {
     public static var configuration = KernelConfiguration(devicePath: "/dev/binderfs/binder", childArguments: [], logsDirectory: nil)
 
     public var backendName: String { "kernel" }
+    /// pid 0: the child exited (scenario `exit` or shutdown).
     private var children: [(pid: pid_t, toChild: Int32, fromChild: Int32)] = []
     private var pids: [Int32] = []
     private var open: [Bool]
     private var mapped: [Bool]
     private var hasProc: [Bool]
+    /// Per process: the threads parked in an ioctl or poll, as far as the child said.
+    private var parked: [Set<ThreadIndex>]
+    /// Set when a child died or stopped answering: every later request gets a dummy answer.
+    public private(set) var failure: String?
 
     public init(processCount: Int) {
         open = Array(repeating: false, count: processCount)
         mapped = open
         hasProc = open
-        for _ in 0..<processCount { children.append(KernelBackend.spawnChild()) }
+        parked = Array(repeating: [], count: processCount)
+        for i in 0..<processCount {
+            let c = KernelBackend.spawnChild()
+            children.append(c)
+            GuestWatchdog.setChild(i, pid: c.pid)
+        }
         pids = (0..<processCount).map { Int32(truncatingIfNeeded: request($0, ChildRequest(op: .pid)).result) }
     }
 
     deinit { shutdown() }
 
-    /// Ends every child (their binder files are released by exit) and waits for the kernel's
-    /// deferred release of all their procs.
+    /// Ends every child still running (their binder files are released by exit) and waits for
+    /// the kernel's deferred release of all their procs.
     public func shutdown() {
-        for (i, c) in children.enumerated() where c.pid > 0 {
-            _ = Syscalls.writeFully(c.toChild, ChildRequest(op: .exit).bytes)
-            Glibc.close(c.toChild); Glibc.close(c.fromChild)
-            var status: Int32 = 0
-            waitpid(c.pid, &status, 0)
-            children[i].pid = 0
-            hasProc[i] = false
-        }
+        for i in children.indices where children[i].pid > 0 { endChild(i) }
         waitForDeferredWork(flushedPids: [])
+    }
+
+    /// Asks child `p` to `_exit`, reaps it and forgets its proc.
+    private func endChild(_ p: ProcessIndex) {
+        let c = children[p]
+        if failure == nil { _ = request(p, ChildRequest(op: .exit)) }
+        Glibc.close(c.toChild); Glibc.close(c.fromChild)
+        var status: Int32 = 0
+        while waitpid(c.pid, &status, 0) < 0 && errno == EINTR {}
+        children[p].pid = 0
+        GuestWatchdog.setChild(p, pid: 0)
+        open[p] = false; mapped[p] = false; hasProc[p] = false
+        parked[p] = []
     }
 
     private static func spawnChild() -> (pid: pid_t, toChild: Int32, fromChild: Int32) {
@@ -87,11 +105,16 @@ public final class KernelBackend: BinderBackend {
         return (pid, down[1], up[0])
     }
 
+    /// One request to child `p` and its reply. A child that died (or was killed by the guest's
+    /// watchdog) sets `failure`; from then on every request gets -EIO without talking to anyone.
     private func request(_ p: ProcessIndex, _ req: ChildRequest) -> ChildReply {
         let c = children[p]
+        guard failure == nil, c.pid > 0 else { return ChildReply(result: Int64(-EIO)) }
         guard Syscalls.writeFully(c.toChild, req.bytes),
               let header = Syscalls.readFully(c.fromChild, ChildReply.headerSize) else {
-            fatalError("kernel backend: child \(p) died")
+            failure = "scenario process \(p) (pid \(c.pid)) died during \(req.op)"
+            fputs("kernel backend: \(failure!)\n", stderr)
+            return ChildReply(result: Int64(-EIO))
         }
         let n = Int(header.le32(at: 8))
         let payload = n > 0 ? (Syscalls.readFully(c.fromChild, n) ?? []) : []
@@ -105,17 +128,18 @@ public final class KernelBackend: BinderBackend {
     }
 
     public func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] {
-        request(process, ChildRequest(op: .readUser, a: address, b: UInt64(count))).payload
+        let bytes = request(process, ChildRequest(op: .readUser, a: address, b: UInt64(count))).payload
+        return bytes.count == count ? bytes : [UInt8](repeating: 0, count: count)
     }
 
     public func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]? {
         if count == 0 { return [] }
         let r = request(process, ChildRequest(op: .readMapping, a: offset, b: UInt64(count)))
-        return r.result == 0 ? r.payload : nil
+        return r.result == 0 && r.payload.count == count ? r.payload : nil
     }
 
-    public func open(_ process: ProcessIndex) -> Int32 {
-        let r = Int32(truncatingIfNeeded: request(process, ChildRequest(op: .open)).result)
+    public func open(_ process: ProcessIndex, blocking: Bool) -> Int32 {
+        let r = Int32(truncatingIfNeeded: request(process, ChildRequest(op: .open, a: blocking ? 1 : 0)).result)
         if r == 0 { open[process] = true; hasProc[process] = true }
         return r
     }
@@ -143,8 +167,67 @@ public final class KernelBackend: BinderBackend {
         return r
     }
 
+    /// A call's result from the child; `parked` records the thread as parked.
+    private func parkable(_ process: ProcessIndex, _ thread: ThreadIndex, _ reply: ChildReply) -> Int32 {
+        let r = Int32(truncatingIfNeeded: reply.result)
+        if r == BinderCall.parked { parked[process].insert(thread) }
+        return r
+    }
+
     public func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
-        Int32(truncatingIfNeeded: request(process, ChildRequest(op: .ioctl, thread: UInt8(thread), a: UInt64(command), b: argument)).result)
+        parkable(process, thread, request(process, ChildRequest(op: .ioctl, thread: UInt8(thread), a: UInt64(command), b: argument)))
+    }
+
+    public func poll(_ process: ProcessIndex, thread: ThreadIndex, blocking: Bool) -> Int32 {
+        parkable(process, thread, request(process, ChildRequest(op: .poll, thread: UInt8(thread), a: blocking ? 1 : 0)))
+    }
+
+    /// The child sends SIGUSR2 (handler with `SA_RESTART`) or SIGUSR1 (without) to the thread's
+    /// worker and waits until a parked one returned or sleeps in its call again.
+    public func signal(_ process: ProcessIndex, thread: ThreadIndex, restart: Bool) {
+        _ = request(process, ChildRequest(op: .signal, thread: UInt8(thread), a: restart ? 1 : 0))
+    }
+
+    /// `dup` + `close`: `binder_flush` is deferred work. The child waits until the threads
+    /// parked in a read returned (the flush wakes them); with none, the flush has no
+    /// side-effect-free observable and we give the workqueue the same fixed time as `close`.
+    public func flushDuplicate(_ process: ProcessIndex) -> Int32 {
+        let reply = request(process, ChildRequest(op: .flushDuplicate))
+        let observed = reply.payload.first == 1
+        waitForDeferredWork(flushedPids: observed ? [] : [pids[process]])
+        return Int32(truncatingIfNeeded: reply.result)
+    }
+
+    /// The child `_exit`s with its threads wherever they are; the kernel ends them, drops the
+    /// mapping and the fd (`binder_flush`, then the deferred `binder_release`), which we wait for.
+    public func exit(_ process: ProcessIndex) {
+        guard children[process].pid > 0 else { return }
+        endChild(process)
+        waitForDeferredWork(flushedPids: [])
+    }
+
+    /// Asks every child with parked threads to settle them (each returns the ones that finished),
+    /// in passes until one finds nothing new (at most 3): a wakeup may cross processes.
+    public func takeCompletions() -> [ThreadCompletion] {
+        var completions: [ThreadCompletion] = []
+        for _ in 0..<3 {
+            var found = false
+            for p in parked.indices where !parked[p].isEmpty && children[p].pid > 0 {
+                let reply = request(p, ChildRequest(op: .settle))
+                let bytes = reply.payload
+                var i = 0
+                while i + 5 <= bytes.count {
+                    let t = Int(bytes[i])
+                    let result = Int32(bitPattern: bytes.le32(at: i + 1))
+                    completions.append(ThreadCompletion(process: p, thread: t, result: result))
+                    parked[p].remove(t)
+                    found = true
+                    i += 5
+                }
+            }
+            if !found { break }
+        }
+        return completions
     }
 
     /// The kernel counts no copies for us.
@@ -162,7 +245,7 @@ public final class KernelBackend: BinderBackend {
     ///   side-effect-free observable; we give the workqueue a fixed 20 ms. See
     ///   docs/KERNEL-DIVERGENCES.md.
     func waitForDeferredWork(flushedPids: [Int32]) {
-        guard let logs = KernelBackend.configuration.logsDirectory else { return }
+        guard failure == nil, let logs = KernelBackend.configuration.logsDirectory else { return }
         if !flushedPids.isEmpty { usleep(20_000) }
         KernelBackend.waitForActiveProcs(hasProc.filter { $0 }.count, logs: logs)
     }
@@ -172,9 +255,15 @@ public final class KernelBackend: BinderBackend {
         // The Rust driver's binderfs `stats` has no object counts: give its workqueue a fixed
         // 50 ms instead (see docs/KERNEL-DIVERGENCES.md).
         guard activeProcs(logs) != nil else { usleep(50_000); return }
-        for _ in 0..<2000 {
+        // Timed on the clock: the guest kernel ticks at 250 Hz without high-resolution timers,
+        // so usleep(1000) sleeps about 4 ms.
+        let end = HostTools.now() + 2
+        var rounds = 0
+        while HostTools.now() < end {
             if activeProcs(logs) == expected { return }
-            usleep(1000)
+            rounds += 1
+            // On one CPU a yield lets the kworker run; then sleep.
+            if rounds < 50 { sched_yield() } else { usleep(1000) }
         }
         fputs("kernel backend: deferred release did not settle within 2 s\n", stderr)
     }

@@ -31,10 +31,13 @@ public struct KernelOracle {
         ScenarioRunner.trace(scenario, on: BinderModel(processCount: scenario.processCount)).outcomes
     }
 
-    /// Compares a kernel trace with the model's; the first differing step, if any.
+    /// Compares a kernel trace with the model's; the first differing step, if any. Steps from
+    /// the first scheduling-dependent one on are not compared.
     public static func compare(_ scenario: Scenario, kernel: [StepOutcome]) -> Divergence? {
-        let model = modelOutcomes(scenario)
-        for i in 0..<max(model.count, kernel.count) {
+        let trace = ScenarioRunner.trace(scenario, on: BinderModel(processCount: scenario.processCount))
+        let model = trace.outcomes
+        let end = trace.firstSchedulingDependentStep ?? max(model.count, kernel.count)
+        for i in 0..<end {
             let k = i < kernel.count ? kernel[i] : StepOutcome.skip("no kernel outcome")
             let m = i < model.count ? model[i] : StepOutcome.skip("no model outcome")
             if k != m {
@@ -53,7 +56,17 @@ public struct KernelOracle {
         batches.timeoutSeconds = timeoutSeconds
         batches.debugState = debugState
         let r = batches.run(files.map(\.scenario), log: log)
-        for e in r.errors { log("kernel: \(e)") }
+        // Guest errors name scenarios by their position in the boot (000012): name the files.
+        for e in r.errors {
+            let named = e.split(separator: " ", omittingEmptySubsequences: false).map { token -> String in
+                let digits = token.drop { $0 == "(" }
+                if digits.count == 6, digits.allSatisfy(\.isNumber), let i = Int(digits), i < files.count {
+                    return String(token.prefix(token.count - digits.count)) + files[i].name
+                }
+                return String(token)
+            }
+            log("kernel: " + named.joined(separator: " "))
+        }
         let results = files.enumerated().map { i, entry -> ScenarioResult in
             let kernel = r.traces[i]
             let missing = kernel.count != entry.scenario.steps.count

@@ -8,10 +8,58 @@ import Glibc
 @_silgen_name("ioctl")
 func rawIoctl(_ fd: Int32, _ request: UInt, _ argument: UInt) -> Int32
 
+/// glibc's `syscall` is variadic too (and written in assembly, so it reads its integer
+/// arguments from the registers either way).
+@_silgen_name("syscall")
+func rawSyscall(_ number: Int, _ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Int
+
 enum Syscalls {
-    static func openBinder(_ path: String) -> Int32 {
-        let fd = Glibc.open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
+    /// System call numbers as `/proc/<pid>/task/<tid>/syscall` reports them.
+    #if arch(x86_64)
+    static let ioctlNumber = 16
+    static let pollNumber = 7
+    static let gettidNumber = 186
+    #elseif arch(arm64)
+    static let ioctlNumber = 29
+    static let pollNumber = 73 // ppoll: arm64 has no poll
+    static let gettidNumber = 178
+    #endif
+
+    /// `open(O_RDWR|O_CLOEXEC)`, plus `O_NONBLOCK` unless `blocking`.
+    static func openBinder(_ path: String, blocking: Bool = false) -> Int32 {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC | (blocking ? 0 : O_NONBLOCK))
         return fd >= 0 ? fd : -errno
+    }
+
+    /// The calling thread's kernel task id.
+    static func gettid() -> Int32 { Int32(truncatingIfNeeded: rawSyscall(gettidNumber, 0, 0, 0, 0)) }
+
+    /// `poll` of `fd` for `POLLIN` with timeout 0, or none when `blocking`, issued as the raw
+    /// system call (so that /proc shows `pollNumber` while it sleeps). The `revents`, 0 when
+    /// nothing is ready, or -errno.
+    static func pollIn(_ fd: Int32, blocking: Bool) -> Int32 {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let r = withUnsafeMutablePointer(to: &pfd) { p -> Int in
+            let address = Int(bitPattern: UnsafeMutableRawPointer(p))
+            #if arch(x86_64)
+            return rawSyscall(pollNumber, address, 1, blocking ? -1 : 0, 0)
+            #else
+            // ppoll(fds, 1, timeout: NULL (none) or {0, 0}, sigmask: NULL)
+            var zero = timespec(tv_sec: 0, tv_nsec: 0)
+            return withUnsafeMutablePointer(to: &zero) { z in
+                rawSyscall(pollNumber, address, 1, blocking ? 0 : Int(bitPattern: UnsafeMutableRawPointer(z)), 0)
+            }
+            #endif
+        }
+        if r < 0 { return -errno }
+        return r == 0 ? 0 : Int32(pfd.revents)
+    }
+
+    /// `dup(fd)` then `close` of the duplicate: `binder_flush` without a release. 0 or -errno.
+    static func closeDuplicate(_ fd: Int32) -> Int32 {
+        let d = Glibc.dup(fd)
+        guard d >= 0 else { return -errno }
+        return closeFD(d)
     }
 
     /// `mmap(NULL, length, prot, MAP_PRIVATE, fd, 0)`; the address or -errno.

@@ -18,9 +18,12 @@ public struct TraceDifference {
     public var left: StepOutcome
     public var right: StepOutcome
 
-    /// The first differing step of two complete traces, or nil when they agree.
+    /// The first differing step of two complete traces, or nil when they agree. Steps from the
+    /// first scheduling-dependent one on (per the model) are not compared.
     public static func between(_ scenario: Scenario, _ a: [StepOutcome], _ b: [StepOutcome]) -> TraceDifference? {
-        for i in 0..<min(a.count, b.count, scenario.steps.count) where a[i] != b[i] {
+        let end = min(a.count, b.count, scenario.steps.count)
+        let comparable = a == b ? end : min(end, scenario.schedulingIndependentPrefix)
+        for i in 0..<comparable where a[i] != b[i] {
             let sig = signature(scenario.steps[i], a[i], b[i], newThread: isThreadsFirstIoctl(scenario, i, a))
             return TraceDifference(stepIndex: i, signature: sig, left: a[i], right: b[i])
         }
@@ -38,7 +41,7 @@ public struct TraceDifference {
             guard s.process == step.process else { continue }
             if j < outcomes.count, outcomes[j].skipped != nil { continue }
             switch s.action {
-            case .open, .close: return true
+            case .open, .openBlocking, .close, .exit: return true
             case .threadExit where s.thread == step.thread: return true
             default:
                 if s.thread == step.thread, s.action.isIoctl { return false }
@@ -66,7 +69,9 @@ public struct TraceDifference {
 
     /// The first field that differs, named without its values (errnos excepted).
     static func field(_ a: StepOutcome, _ b: StepOutcome) -> String {
-        func ret(_ o: StepOutcome) -> String { o.skipped != nil ? "skipped" : Errno.describe(o.result ?? 0) }
+        func ret(_ o: StepOutcome) -> String {
+            o.skipped != nil ? "skipped" : o.parked ? "parked" : Errno.describe(o.result ?? 0)
+        }
         if ret(a) != ret(b) { return "return \(ret(a)) vs \(ret(b))" }
         if a.writeConsumed != b.writeConsumed { return "write_consumed differs" }
         for k in 0..<max(a.returns.count, b.returns.count) {
@@ -83,6 +88,16 @@ public struct TraceDifference {
                 return Array(a.output[clamped(r, a.output.count)]) != Array(b.output[clamped(r, b.output.count)])
             }
             return "output words " + words.map(String.init).joined(separator: ",") + " differ"
+        }
+        // Threads a step woke: the first that differs (a thread's index is not part of the
+        // signature, its call is).
+        for k in 0..<max(a.completions.count, b.completions.count) {
+            let x = k < a.completions.count ? a.completions[k] : nil, y = k < b.completions.count ? b.completions[k] : nil
+            if x == y { continue }
+            guard let x, let y, x.process == y.process, x.thread == y.thread else {
+                return "woke " + (x.map { _ in "a thread" } ?? "none") + " vs " + (y.map { _ in "a thread" } ?? "none")
+            }
+            return "woken thread: " + field(x.outcome, y.outcome)
         }
         return "differs"
     }
@@ -119,10 +134,11 @@ public struct TraceDifference {
 }
 
 extension Action {
-    /// Everything but open, mmap, munmap and close is an ioctl on the binder fd.
+    /// Everything but the file and process events, poll, signals and sleep is an ioctl on the
+    /// binder fd.
     var isIoctl: Bool {
         switch self {
-        case .open, .mmap, .munmap, .close: return false
+        case .open, .openBlocking, .mmap, .munmap, .close, .poll, .signal, .flushDuplicate, .exit, .sleep: return false
         default: return true
         }
     }

@@ -60,13 +60,19 @@ public enum VirtualMachine {
         let text = CorpusFiles.read(console).map { String(decoding: $0, as: UTF8.self) } ?? ""
         var result = BootResult(kernelRelease: "?", traces: [:], errors: [], bootSeconds: seconds, console: text)
         var done = false
+        // The scenario the guest was in and its last step printed, to say where it stopped.
+        var current: String?
+        var lastStep: String?
         // The serial console ends lines with "\r\n", a single Character in Swift.
         for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             guard let start = line.range(of: "@@") else { continue }
             let parts = line[start.lowerBound...].split(separator: " ")
             switch parts.first {
             case "@@KERNEL": result.kernelRelease = parts.count > 1 ? String(parts[1]) : "?"
+            case "@@BEGIN" where parts.count > 1: current = String(parts[1]); lastStep = nil
+            case "@@END": current = nil
             case "@@S" where parts.count == 4:
+                lastStep = String(parts[2])
                 if let bytes = TraceCodec.unhex(parts[3]) {
                     result.traces[String(parts[1]), default: []].append(TraceCodec.decode(bytes))
                 }
@@ -75,7 +81,13 @@ public enum VirtualMachine {
             default: break
             }
         }
-        if !done { result.errors.append("guest did not finish (timeout or crash); see \(console)") }
+        if !done {
+            let how = seconds >= Double(timeoutSeconds) - 1 ? "timed out after \(timeoutSeconds) s"
+                : result.errors.contains(where: { $0.contains("(watchdog)") }) ? "was stopped by its watchdog"
+                : "stopped early (crash?)"
+            let at = current.map { " in \($0) after " + (lastStep.map { "step \($0)" } ?? "no step") } ?? ""
+            result.errors.append("guest \(how)\(at); see \(console)")
+        }
         return result
     }
 }

@@ -22,6 +22,20 @@ public final class BinderModel: BinderBackend {
     /// Nodes whose owner died but are still referenced (`binder_dead_nodes`).
     var deadNodes: [Node] = []
     var copiedBytesCounter: UInt64 = 0
+    /// Parked threads woken during the current call, in wake order; they run when it ends.
+    var wokenThreads: [Thread] = []
+    /// Parked threads that returned, not yet taken by the harness.
+    var completions: [ThreadCompletion] = []
+    /// Threads that went back to sleep on `waiting_threads` after a wakeup in the current call.
+    var reparkedThreads: [Thread] = []
+    var callIsSchedulingDependent = false
+    /// Freeze waits that returned in the current call.
+    var freezesFinished = 0
+    /// Model time in milliseconds: only `sleep` advances it.
+    var clock: UInt64 = 0
+    /// A parked freeze this close to its timeout may already have timed out on a real kernel,
+    /// where steps take time: any call then is marked scheduling-dependent.
+    static let timeoutMargin: UInt64 = 2000
     public var copiedBytes: UInt64 { copiedBytesCounter }
     /// Every process runs with euid 0.
     let euid: UInt32 = 0

@@ -12,6 +12,10 @@ extension BinderModel {
 
     /// Mirrors `binder_ioctl`.
     public func ioctl(_ process: ProcessIndex, thread threadIndex: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
+        call { ioctlCall(process, thread: threadIndex, command: command, argument: argument) }
+    }
+
+    func ioctlCall(_ process: ProcessIndex, thread threadIndex: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
         guard let proc = slots[process].proc, slots[process].fdOpen else { return Errno.EBADF.negated }
         let thread = getThread(proc, threadIndex)
         var ret: Int32 = 0
@@ -44,7 +48,7 @@ extension BinderModel {
                 if !copyToUser(process, argument, out) { ret = Errno.EFAULT.negated }
             } else { ret = Errno.EFAULT.negated }
         case .freeze:
-            ret = ioctlFreeze(argument, caller: process)
+            ret = ioctlFreeze(argument, caller: thread)
         case .getFrozenInfo:
             ret = ioctlGetFrozenInfo(argument, caller: process)
         case .enableOnewaySpamDetection:
@@ -58,7 +62,8 @@ extension BinderModel {
         default:
             ret = Errno.EINVAL.negated
         }
-        thread.looperNeedReturn = false
+        // At the ioctl's return; a parked call returns later (`BinderModel.complete`).
+        if ret != BinderCall.parked { thread.looperNeedReturn = false }
         return ret
     }
 
@@ -75,10 +80,19 @@ extension BinderModel {
             }
         }
         if bwr.readSize > 0 {
-            let r = threadRead(proc, thread, buffer: bwr.readBuffer, size: bwr.readSize, consumed: &bwr.readConsumed)
-            if r < 0 { return copyToUser(p, arg, bwr.bytes) ? r : Errno.EFAULT.negated }
+            guard let r = threadRead(proc, thread, argument: arg, bwr: &bwr) else { return BinderCall.parked }
+            return finishRead(proc, argument: arg, bwr: bwr, result: r)
         }
         return copyToUser(p, arg, bwr.bytes) ? 0 : Errno.EFAULT.negated
+    }
+
+    /// The rest of `binder_ioctl_write_read` once `binder_thread_read` returned `result`: wake a
+    /// thread for proc work left behind, and copy the `binder_write_read` back.
+    func finishRead(_ proc: Proc, argument: UInt64, bwr: BinderWriteRead, result: Int32) -> Int32 {
+        if !proc.todo.isEmpty { wakeUpProc(proc) }
+        let copied = copyToUser(proc.index, argument, bwr.bytes)
+        if result < 0 { return copied ? result : Errno.EFAULT.negated }
+        return copied ? 0 : Errno.EFAULT.negated
     }
 
     /// Mirrors `binder_ioctl_get_node_info_for_ref` and its copy in/out.
@@ -99,24 +113,48 @@ extension BinderModel {
         proc.outstandingTxns > 0 || proc.threads.contains { $0.transactionStack != nil }
     }
 
-    /// BINDER_FREEZE (`binder_ioctl_freeze` per matching proc). The timeout is treated as 0.
-    func ioctlFreeze(_ arg: UInt64, caller: ProcessIndex) -> Int32 {
-        guard let b = copyFromUser(caller, arg, 12) else { return Errno.EFAULT.negated }
-        let pid = b.le32(at: 0), enable = b.le32(at: 4)
+    /// BINDER_FREEZE: `binder_ioctl_freeze` for each proc with the pid (at most one here, since
+    /// a process has one proc at a time). Returns `BinderCall.parked` when the caller waits for
+    /// the target's transactions to drain.
+    func ioctlFreeze(_ arg: UInt64, caller: Thread) -> Int32 {
+        guard let b = copyFromUser(caller.proc.index, arg, 12) else { return Errno.EFAULT.negated }
+        let pid = b.le32(at: 0), enable = b.le32(at: 4), timeoutMs = b.le32(at: 8)
         let targets = procs.filter { UInt32(bitPattern: $0.pid) == pid }
         if targets.isEmpty { return Errno.EINVAL.negated }
         var ret: Int32 = 0
         for tp in targets where ret >= 0 {
-            tp.syncRecv = false; tp.asyncRecv = false
-            if enable == 0 {
-                tp.isFrozen = false
-                addFreezeWork(tp, isFrozen: false)
-                continue
-            }
-            tp.isFrozen = true
-            if txnsPending(tp) { ret = Errno.EAGAIN.negated; tp.isFrozen = false } else { addFreezeWork(tp, isFrozen: true) }
+            ret = freezeProc(tp, enable: enable, timeoutMs: timeoutMs, caller: caller, argument: arg)
+            if ret == BinderCall.parked { break }
         }
         return ret
+    }
+
+    /// Mirrors `binder_ioctl_freeze` up to its wait: unfreeze, or freeze and then (with a
+    /// timeout and transactions outstanding) park the caller on `freeze_wait`.
+    func freezeProc(_ tp: Proc, enable: UInt32, timeoutMs: UInt32, caller: Thread, argument: UInt64) -> Int32 {
+        tp.syncRecv = false; tp.asyncRecv = false
+        if enable == 0 {
+            tp.isFrozen = false
+            addFreezeWork(tp, isFrozen: false)
+            return 0
+        }
+        tp.isFrozen = true
+        if timeoutMs > 0 && tp.outstandingTxns != 0 {
+            park(caller, .freeze(FreezeWait(target: tp, argument: argument, timeoutMs: timeoutMs, deadline: clock + UInt64(timeoutMs))))
+            return BinderCall.parked
+        }
+        return finishFreeze(tp)
+    }
+
+    /// The rest of `binder_ioctl_freeze` after its wait returned >= 0: -EAGAIN while
+    /// transactions are pending (`binder_txns_pending_ilocked`), else the freeze notices.
+    func finishFreeze(_ tp: Proc) -> Int32 {
+        if txnsPending(tp) {
+            tp.isFrozen = false
+            return Errno.EAGAIN.negated
+        }
+        addFreezeWork(tp, isFrozen: true)
+        return 0
     }
 
     /// Mirrors `binder_add_freeze_work`. Each node is pinned with a tmp ref while its refs are walked;
@@ -135,7 +173,7 @@ extension BinderModel {
                 f.work.type = .frozenBinder
                 if !f.work.isQueued {
                     f.isFrozen = isFrozen
-                    enqueue(f.work, ref.proc.todo)
+                    enqueueProcWork(f.work, ref.proc)
                 } else {
                     if f.sent && f.isFrozen != isFrozen { f.resend = true }
                     f.isFrozen = isFrozen

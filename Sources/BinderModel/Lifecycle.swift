@@ -2,8 +2,9 @@ import BinderUAPI
 
 extension BinderModel {
     /// Mirrors `binder_open`: a fresh proc for the process.
-    public func open(_ process: ProcessIndex) -> Int32 {
+    public func open(_ process: ProcessIndex, blocking: Bool) -> Int32 {
         let proc = track(Proc(index: process, pid: pid(of: process)))
+        proc.nonBlocking = !blocking
         slots[process].proc = proc
         slots[process].fdOpen = true
         slots[process].vmaPresent = false
@@ -23,6 +24,11 @@ extension BinderModel {
 
     /// vma close (`binder_alloc_vma_close`), then release if the fd is gone too.
     public func munmap(_ process: ProcessIndex) -> Int32 {
+        call { unmapProcess(process) }
+    }
+
+    @discardableResult
+    func unmapProcess(_ process: ProcessIndex) -> Int32 {
         guard let proc = slots[process].proc, slots[process].vmaPresent else { return 0 }
         slots[process].vmaPresent = false
         proc.alloc.mapped = false
@@ -32,6 +38,11 @@ extension BinderModel {
 
     /// `close(fd)`: `binder_flush`, then `binder_release` when no mapping holds the file.
     public func close(_ process: ProcessIndex) -> Int32 {
+        call { closeProcess(process) }
+    }
+
+    @discardableResult
+    func closeProcess(_ process: ProcessIndex) -> Int32 {
         guard let proc = slots[process].proc, slots[process].fdOpen else { return 0 }
         slots[process].fdOpen = false
         flush(proc)
@@ -39,9 +50,13 @@ extension BinderModel {
         return 0
     }
 
-    /// Mirrors `binder_deferred_flush`: every thread must return from its next read.
+    /// Mirrors `binder_deferred_flush`: every thread must return from its next read, and the
+    /// threads asleep in a read wake up.
     func flush(_ proc: Proc) {
-        for t in proc.threads { t.looperNeedReturn = true }
+        for t in proc.threads {
+            t.looperNeedReturn = true
+            if t.looper & Looper.waiting != 0 { wakeUp(t) }
+        }
     }
 
     /// Mirrors `binder_release` → `binder_deferred_release` (run synchronously).
@@ -89,7 +104,7 @@ extension BinderModel {
         for ref in node.refs {
             guard let death = ref.death else { continue }
             death.work.type = .deadBinder
-            enqueue(death.work, ref.proc.todo)
+            enqueueProcWork(death.work, ref.proc)
         }
         putNode(node)
     }
@@ -145,6 +160,7 @@ extension BinderModel {
     func freeTransaction(_ t: Transaction) {
         if let tp = t.toProc {
             tp.outstandingTxns -= 1
+            if tp.outstandingTxns == 0 && tp.isFrozen { wakeUpFreezeWaiters(tp) }
             t.buffer?.transaction = nil
         }
     }
@@ -165,6 +181,7 @@ extension BinderModel {
                 if target.replyError.errorCmd == BinderReturn.ok.rawValue {
                     target.replyError.errorCmd = code
                     enqueueThreadWork(target, target.replyError)
+                    wakeUp(target)
                 }
                 freeTransaction(t)
                 return

@@ -67,7 +67,7 @@ extension BinderModel {
             if node.localWeakRefs != 0 || node.tmpRefs != 0 || !node.refs.isEmpty { return false }
         }
         if let p = node.proc, node.hasStrongRef || node.hasWeakRef {
-            if !node.work.isQueued { enqueue(node.work, p.todo) }
+            if !node.work.isQueued { enqueueProcWork(node.work, p) }
         } else if node.refs.isEmpty && node.localStrongRefs == 0 && node.localWeakRefs == 0 && node.tmpRefs == 0 {
             if let p = node.proc {
                 dequeue(node.work)

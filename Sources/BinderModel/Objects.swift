@@ -11,6 +11,9 @@ enum WorkType: Equatable {
 final class WorkList {
     var items: [Work] = []
     var isEmpty: Bool { items.isEmpty }
+    /// Counts every change to the list; a woken thread that finds it changed before it ran
+    /// could have seen either state (see `BinderModel.resume`).
+    var changes = 0
 }
 
 /// One work item (`struct binder_work`); on at most one list at a time.
@@ -32,12 +35,14 @@ func enqueue(_ w: Work, _ list: WorkList) {
     if w.list != nil { dequeue(w) }  // never happens in the kernel; stay safe
     w.list = list
     list.items.append(w)
+    list.changes += 1
 }
 
 /// Mirrors `binder_dequeue_work_ilocked` (no-op when not queued).
 func dequeue(_ w: Work) {
     guard let l = w.list else { return }
     if let i = l.items.firstIndex(where: { $0 === w }) { l.items.remove(at: i) }
+    l.changes += 1
     w.list = nil
 }
 
@@ -45,6 +50,7 @@ func dequeue(_ w: Work) {
 func dequeueHead(_ list: WorkList) -> Work? {
     guard !list.items.isEmpty else { return nil }
     let w = list.items.removeFirst()
+    list.changes += 1
     w.list = nil
     return w
 }
@@ -68,6 +74,11 @@ final class Proc {
     var asyncRecv = false
     var outstandingTxns = 0
     var onewaySpamDetectionEnabled = false
+    /// The file was opened with `O_NONBLOCK` (a dup shares the open file description).
+    var nonBlocking = true
+    /// `proc->waiting_threads`: threads parked in a read waiting for proc work, most recently
+    /// parked first (`list_add`).
+    var waitingThreads: [Thread] = []
     let alloc = Allocator()
     init(index: ProcessIndex, pid: Int32) { self.index = index; self.pid = pid }
 
@@ -92,6 +103,36 @@ enum Looper {
     static let exited: UInt32 = 0x04
     static let invalid: UInt32 = 0x08
     static let waiting: UInt32 = 0x10
+    static let poll: UInt32 = 0x20
+}
+
+/// A call a thread is asleep in.
+enum ParkedCall {
+    /// `binder_wait_for_work` inside `binder_thread_read`: the state to continue the read with.
+    case read(ReadWait)
+    /// `poll` waiting on `thread->wait`.
+    case poll
+    /// `BINDER_FREEZE` with `timeout_ms` waiting on the target's `freeze_wait`.
+    case freeze(FreezeWait)
+}
+
+/// A `binder_ioctl_freeze` in `wait_event_interruptible_timeout`: its target, `timeout_ms`, and
+/// the model time it gives up at.
+struct FreezeWait {
+    unowned let target: Proc
+    /// The ioctl argument (`struct binder_freeze_info`), read again by a restarted call.
+    var argument: UInt64
+    var timeoutMs: UInt32
+    var deadline: UInt64
+}
+
+/// What a read parked in `binder_wait_for_work` continues with: the `binder_write_read` copy of
+/// `binder_ioctl_write_read`, its user address, the read cursor, and `do_proc_work`.
+struct ReadWait {
+    var argument: UInt64
+    var bwr: BinderWriteRead
+    var ptr: UInt64
+    var doProcWork: Bool
 }
 
 /// Extended error (`struct binder_extended_error`).
@@ -114,6 +155,15 @@ final class Thread {
     let replyError = Work(.returnError)
     var extendedError = ExtendedError()
     var isDead = false
+    /// The call the thread is asleep in, if any.
+    var parked: ParkedCall?
+    /// Woken (`wake_up_interruptible(&thread->wait)`) and not yet run.
+    var woken = false
+    /// A signal arrived while parked; `signalRestarts`: its handler has `SA_RESTART`.
+    var signalPending = false
+    var signalRestarts = false
+    /// `changes` of the lists it reads, when it was woken.
+    var changesAtWake = 0
     init(index: ThreadIndex, proc: Proc) { self.index = index; self.proc = proc }
     var isLooper: Bool { looper & (Looper.registered | Looper.entered) != 0 }
 }

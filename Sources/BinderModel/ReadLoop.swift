@@ -6,23 +6,51 @@ extension BinderModel {
         thread.processTodo || thread.looperNeedReturn || (doProcWork && !thread.proc.todo.isEmpty)
     }
 
-    /// Mirrors `binder_thread_read` with a non-blocking file.
-    func threadRead(_ proc: Proc, _ thread: Thread, buffer: UInt64, size: UInt64, consumed: inout UInt64) -> Int32 {
+    /// Mirrors `binder_available_for_proc_work_ilocked`.
+    func isAvailableForProcWork(_ thread: Thread) -> Bool {
+        thread.transactionStack == nil && thread.todo.isEmpty
+    }
+
+    /// Mirrors `binder_thread_read` from its start (BR_NOOP when `read_consumed` is 0). Returns
+    /// 0 or -errno with `bwr.readConsumed` updated, or nil when the thread parked in
+    /// `binder_wait_for_work` (a blocking file with no work).
+    func threadRead(_ proc: Proc, _ thread: Thread, argument: UInt64, bwr: inout BinderWriteRead) -> Int32? {
+        var ptr = bwr.readBuffer &+ bwr.readConsumed
+        if bwr.readConsumed == 0 {
+            if !putU32(proc.index, ptr, BinderReturn.noop.rawValue) { return Errno.EFAULT.negated }
+            ptr &+= 4
+        }
+        return readWork(proc, thread, argument: argument, bwr: &bwr, from: ptr, afterWait: nil)
+    }
+
+    /// `binder_thread_read` from its `retry:` label at cursor `start`. `afterWait` is the
+    /// `wait_for_proc_work` of a `binder_wait_for_work` that just returned 0 (the read goes
+    /// straight to its work loop); nil starts at `retry:`.
+    func readWork(_ proc: Proc, _ thread: Thread, argument: UInt64, bwr: inout BinderWriteRead, from start: UInt64,
+                  afterWait: Bool?) -> Int32? {
         let p = proc.index
-        var ptr = buffer &+ consumed
-        let end = buffer &+ size
+        let buffer = bwr.readBuffer
+        var ptr = start
+        let end = buffer &+ bwr.readSize
         func put32(_ v: UInt32) -> Bool { if putU32(p, ptr, v) { ptr &+= 4; return true }; return false }
         func put64(_ v: UInt64) -> Bool { var b: [UInt8] = []; b.appendLE64(v); if copyToUser(p, ptr, b) { ptr &+= 8; return true }; return false }
-        if consumed == 0 {
-            if !put32(BinderReturn.noop.rawValue) { return Errno.EFAULT.negated }
-        }
+        var resumedWith = afterWait
         var retries = 0
         retry: while true {
-            // binder_available_for_proc_work_ilocked
-            let waitForProcWork = thread.transactionStack == nil && thread.todo.isEmpty
-            if !hasWork(thread, waitForProcWork) { return Errno.EAGAIN.negated }
-            retries += 1
-            if retries > 2 { return Errno.EAGAIN.negated }  // the kernel would spin; never reached in practice
+            let waitForProcWork: Bool
+            if let w = resumedWith {
+                waitForProcWork = w
+                resumedWith = nil
+            } else {
+                waitForProcWork = isAvailableForProcWork(thread)
+                if !hasWork(thread, waitForProcWork) {
+                    if proc.nonBlocking { return Errno.EAGAIN.negated }
+                    park(thread, .read(ReadWait(argument: argument, bwr: bwr, ptr: ptr, doProcWork: waitForProcWork)))
+                    return nil
+                }
+                retries += 1
+                if retries > 2 { return Errno.EAGAIN.negated }  // the kernel would spin; never reached in practice
+            }
             loop: while true {
                 let list: WorkList
                 if !thread.todo.isEmpty { list = thread.todo }
@@ -75,8 +103,14 @@ extension BinderModel {
                 }
             }
         }
-        consumed = ptr &- buffer
-        if proc.requestedThreads == 0 && UInt32(clamping: proc.requestedThreadsStarted) < proc.maxThreads && thread.isLooper {
+        bwr.readConsumed = ptr &- buffer
+        // Another woken thread of the process may run before this one on a real kernel: it may
+        // take the BR_SPAWN_LOOPER, or leave or rejoin `waiting_threads`, first.
+        if proc.requestedThreads == 0, thread.isLooper, proc.threads.contains(where: { $0.woken && $0 !== thread }) {
+            callIsSchedulingDependent = true
+        }
+        if proc.requestedThreads == 0 && proc.waitingThreads.isEmpty
+            && UInt32(clamping: proc.requestedThreadsStarted) < proc.maxThreads && thread.isLooper {
             proc.requestedThreads += 1
             if !putU32(p, buffer, BinderReturn.spawnLooper.rawValue) { return Errno.EFAULT.negated }
         }

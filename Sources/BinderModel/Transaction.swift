@@ -180,7 +180,7 @@ extension BinderModel {
     func freeBuf(_ proc: Proc, _ b: Buffer, isFailure: Bool) {
         if let t = b.transaction { t.buffer = nil; b.transaction = nil }
         if b.asyncTransaction, let n = b.targetNode {
-            if let w = dequeueHead(n.asyncTodo) { enqueue(w, proc.todo) } else { n.hasAsyncTransaction = false }
+            if let w = dequeueHead(n.asyncTodo) { enqueueProcWork(w, proc) } else { n.hasAsyncTransaction = false }
         }
         transactionBufferRelease(proc, b, offEnd: nil, isFailure: isFailure)
         proc.alloc.freeBuf(b)
@@ -204,6 +204,8 @@ extension BinderModel {
         if (frozen && !oneway) || proc.isDead || (thread?.isDead ?? false) {
             return frozen ? BinderReturn.frozenReply.rawValue : BinderReturn.deadReply.rawValue
         }
+        var thread = thread
+        if thread == nil && !pendingAsync { thread = selectThread(proc) }
         if let th = thread {
             enqueueThreadWork(th, t.work)
         } else if !pendingAsync {
@@ -218,6 +220,7 @@ extension BinderModel {
             }
             enqueue(t.work, node.asyncTodo)
         }
+        if !pendingAsync { wakeUp(proc, thread) }
         proc.outstandingTxns += 1
         // The superseded transaction's buffer is released and freed directly (not through
         // `binder_free_buf`, so the node's async queue does not advance).

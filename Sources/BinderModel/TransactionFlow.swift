@@ -240,6 +240,7 @@ extension BinderModel {
             popTransaction(target, inReplyTo!)
             enqueueThreadWork(target, t.work)
             tproc.outstandingTxns += 1
+            wakeUp(target)
             freeTransaction(inReplyTo!)
         } else if t.flags & TransactionFlags.oneWay == 0 {
             enqueueDeferredThreadWork(thread, tcomplete)

@@ -10,6 +10,8 @@ extension BinderModel {
         while ptr < end && thread.returnError.errorCmd == ok {
             guard let cmd = getU32(p, ptr) else { return Errno.EFAULT.negated }
             ptr &+= 4
+            // A thread woken by an earlier command of this batch may already be running.
+            if !wokenThreads.isEmpty { callIsSchedulingDependent = true }
             switch BinderCommand(rawValue: cmd) {
             case .increfs, .acquire, .release, .decrefs:
                 guard let target = getU32(p, ptr) else { return Errno.EFAULT.negated }
@@ -85,7 +87,7 @@ extension BinderModel {
                 dequeue(w)
                 if w.type == .deadBinderAndClear {
                     w.type = .clearDeathNotification
-                    if thread.isLooper { enqueueThreadWork(thread, w) } else { enqueue(w, proc.todo) }
+                    if thread.isLooper { enqueueThreadWork(thread, w) } else { enqueueProcWork(w, proc) }
                 }
             case .requestFreezeNotification, .clearFreezeNotification:
                 guard let bytes = copyFromUser(p, ptr, 12) else { return Errno.EFAULT.negated }
@@ -101,7 +103,7 @@ extension BinderModel {
                 }
                 dequeue(w)
                 f.sent = false
-                if f.resend { f.resend = false; enqueue(w, proc.todo) }
+                if f.resend { f.resend = false; enqueueProcWork(w, proc) }
             default:
                 return Errno.EINVAL.negated
             }
@@ -120,14 +122,14 @@ extension BinderModel {
             ref.death = d
             if ref.node.proc == nil {
                 d.work.type = .deadBinder
-                enqueue(d.work, proc.todo)
+                enqueueProcWork(d.work, proc)
             }
         } else {
             guard let d = ref.death, d.cookie == cookie else { return }
             ref.death = nil
             if !d.work.isQueued {
                 d.work.type = .clearDeathNotification
-                if thread.isLooper { enqueueThreadWork(thread, d.work) } else { enqueue(d.work, proc.todo) }
+                if thread.isLooper { enqueueThreadWork(thread, d.work) } else { enqueueProcWork(d.work, proc) }
             } else {
                 d.work.type = .deadBinderAndClear
             }
@@ -144,14 +146,14 @@ extension BinderModel {
             ref.freeze = f
             if let owner = ref.node.proc {
                 f.isFrozen = owner.isFrozen
-                enqueue(f.work, proc.todo)
+                enqueueProcWork(f.work, proc)
             }
             return 0
         }
         guard let f = ref.freeze, f.cookie == cookie else { return Errno.EINVAL.negated }
         ref.freeze = nil
         f.work.type = .clearFreezeNotification
-        if !f.work.isQueued { enqueue(f.work, proc.todo) } else if f.sent { f.resend = true }
+        if !f.work.isQueued { enqueueProcWork(f.work, proc) } else if f.sent { f.resend = true }
         return 0
     }
 }

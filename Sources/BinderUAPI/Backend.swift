@@ -26,6 +26,25 @@ public enum UserMemoryLayout {
     }
 }
 
+/// Values of calls that may block.
+public enum BinderCall {
+    /// Returned by `ioctl` and `poll` when the calling thread parked in the driver. No errno has
+    /// this value.
+    public static let parked = Int32.min
+    /// `POLLIN`, the only event `binder_poll` reports.
+    public static let pollIn: Int32 = 1
+}
+
+/// A parked thread that returned: the `ioctl` or `poll` result it finally got.
+public struct ThreadCompletion: Equatable, Sendable {
+    public var process: ProcessIndex
+    public var thread: ThreadIndex
+    public var result: Int32
+    public init(process: ProcessIndex, thread: ThreadIndex, result: Int32) {
+        self.process = process; self.thread = thread; self.result = result
+    }
+}
+
 /// Result of an `mmap` of the binder file.
 public enum MmapResult: Equatable, Sendable {
     /// The mapping's base user address.
@@ -64,8 +83,9 @@ public protocol BinderBackend: AnyObject {
     /// base; nil when the process has no mapping or the range exceeds the used buffer size.
     func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]?
 
-    /// `open(O_RDWR|O_NONBLOCK|O_CLOEXEC)` of the binder device (`binder_open`). Returns 0 or -errno.
-    func open(_ process: ProcessIndex) -> Int32
+    /// `open(O_RDWR|O_CLOEXEC)` of the binder device (`binder_open`), with `O_NONBLOCK` unless
+    /// `blocking`. Returns 0 or -errno.
+    func open(_ process: ProcessIndex, blocking: Bool) -> Int32
     /// `mmap(NULL, length, prot, MAP_PRIVATE, fd, 0)` (`binder_mmap`). `length` is a non-zero
     /// multiple of the page size.
     func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult
@@ -73,8 +93,33 @@ public protocol BinderBackend: AnyObject {
     func munmap(_ process: ProcessIndex) -> Int32
     /// `close(fd)` (`binder_flush`, then maybe `binder_release`). Returns 0.
     func close(_ process: ProcessIndex) -> Int32
-    /// `ioctl(fd, command, argument)` issued by `thread` (`binder_ioctl`). Returns 0 or -errno.
+    /// `ioctl(fd, command, argument)` issued by `thread` (`binder_ioctl`). Returns 0, -errno, or
+    /// `BinderCall.parked` when the thread went to sleep in the driver (a read on a blocking fd
+    /// with no work, `binder_wait_for_work`); its result then arrives through `takeCompletions`.
     func ioctl(_ process: ProcessIndex, thread: ThreadIndex, command: UInt32, argument: UInt64) -> Int32
+
+    /// `poll` of the binder fd for `POLLIN` by `thread` (`binder_poll`), with a timeout of 0 or
+    /// none (`blocking`). Returns the `revents` (0 when nothing is ready), -errno, or
+    /// `BinderCall.parked` (a blocking poll with nothing ready).
+    func poll(_ process: ProcessIndex, thread: ThreadIndex, blocking: Bool) -> Int32
+    /// Delivers a signal with a handler (installed with `SA_RESTART` when `restart`) to `thread`.
+    /// A parked thread is interrupted; any other thread is unaffected.
+    func signal(_ process: ProcessIndex, thread: ThreadIndex, restart: Bool)
+    /// `close` of a second fd of the process for the same file (`dup` then `close`): `binder_flush`
+    /// alone, never a release. Returns 0.
+    func flushDuplicate(_ process: ProcessIndex) -> Int32
+    /// Process exit: every thread ends (parked ones are interrupted and report nothing), then the
+    /// mapping and the fd are dropped, as in `do_exit` (`exit_mm`, then `exit_files`).
+    func exit(_ process: ProcessIndex)
+    /// Time passes: `milliseconds` of it (the model and driver keep a virtual clock that only
+    /// this call advances). Freezes waiting past their `timeout_ms` return.
+    func sleep(milliseconds: UInt32)
+    /// Parked threads that returned during the calls since the last `takeCompletions`, in the
+    /// order they returned.
+    func takeCompletions() -> [ThreadCompletion]
+    /// True when the outcome of the last call (its completions included) may depend on how the
+    /// kernel schedules the threads it woke. Only the model knows; other backends say false.
+    var lastCallIsSchedulingDependent: Bool { get }
 
     /// Bytes copied from sender user memory into target buffers so far, counting every
     /// successful copy the driver performs, in the kernel's copy order (§7.5 of the semantics:
@@ -84,4 +129,8 @@ public protocol BinderBackend: AnyObject {
     /// Checks internal invariants (refcounts against existing refs, allocator tiling, no
     /// overlapping buffers, ...). Returns a description of the first violation, or nil.
     func checkInvariants() -> String?
+}
+
+extension BinderBackend {
+    public var lastCallIsSchedulingDependent: Bool { false }
 }

@@ -37,8 +37,8 @@ struct Check: ParsableCommand {
             CorpusFiles.makeDirectory(dir)
             let original = Files.join(dir, "seed-\(f.seed)-original.bscn")
             let shrunk = Files.join(dir, "seed-\(f.seed)-shrunk.bscn")
-            CorpusFiles.write(original, WireFormat.encode(f.original))
-            CorpusFiles.write(shrunk, WireFormat.encode(f.shrunk))
+            CorpusFiles.write(original, try WireFormat.encode(f.original))
+            CorpusFiles.write(shrunk, try WireFormat.encode(f.shrunk))
             print("wrote \(original) and \(shrunk)")
         }
         print("reproduce: binder-check check --seed \(f.seed) --count 1")

@@ -37,7 +37,7 @@ struct Encode: ParsableCommand {
                 throw ValidationError("\(file): \(error)")
             }
             let path = CorpusFiles.isDirectory(output) ? output + "/" + CorpusFiles.fileName(for: scenario) : output
-            guard CorpusFiles.write(path, WireFormat.encode(scenario)) else { throw ValidationError("cannot write \(path)") }
+            guard CorpusFiles.write(path, try WireFormat.encode(scenario)) else { throw ValidationError("cannot write \(path)") }
             print("\(file): \(scenario.steps.count) steps, \(scenario.processCount) processes -> \(path)")
         }
     }

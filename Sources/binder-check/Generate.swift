@@ -19,18 +19,21 @@ struct Generate: ParsableCommand {
     @Option(help: "Keep only the first M steps of each scenario (a prefix is still a valid scenario).")
     var maxSteps: Int?
 
+    @Option(help: "Generator profile: \(GeneratorProfile.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var profile: String = GeneratorProfile.standard.rawValue
+
     @Flag(help: "Write header-less bytes (the raw form fuzzer inputs take) instead of BSCN + version.")
     var noHeader = false
 
     func run() throws {
         CorpusFiles.makeDirectory(out)
         guard CorpusFiles.isDirectory(out) else { throw ValidationError("cannot create \(out)") }
+        guard let chosen = GeneratorProfile(rawValue: profile) else { throw ValidationError("unknown generator profile \(profile)") }
         var total = 0, steps = 0, written = 0
         for i in 0..<count {
-            var generator = ScenarioGenerator(seed: seed &+ UInt64(i))
-            var scenario = generator.generate()
+            var scenario = chosen.scenario(seed: seed &+ UInt64(i))
             if let m = maxSteps, scenario.steps.count > m { scenario.steps.removeSubrange(m...) }
-            let bytes = WireFormat.encode(scenario, header: !noHeader)
+            let bytes = try WireFormat.encode(scenario, header: !noHeader)
             let path = Files.join(out, CorpusFiles.fileName(for: scenario))
             if !Files.exists(path) { written += 1 }
             guard CorpusFiles.write(path, bytes) else { throw ValidationError("cannot write \(path)") }

@@ -59,10 +59,14 @@ extension Kernel {
         @OptionGroup var kernel: KernelChoice
         @Argument(help: "Scenario files or directories.")
         var paths: [String] = []
-        @Option(help: "Also run this many generated scenarios.")
+        @Option(help: "Also run this many generated scenarios, spread over the generator profiles in turn.")
         var generate: Int = 0
         @Option(help: "First seed of the generated scenarios.")
         var seed: UInt64 = 0x6b65_726e_0000
+        @Option(help: "Generator profiles (comma separated) or 'all'.")
+        var profiles: String = "all"
+        @Option(help: "Replay everything this many times (separate boots) and report scenarios whose kernel traces differ between runs.")
+        var repeatBoots: Int = 1
         @Option(help: "Scenarios per VM boot.")
         var batch: Int = 400
         @Flag(help: "Write each file's kernel trace beside it as <file>.trace.")
@@ -75,15 +79,24 @@ extension Kernel {
             let image = try kernel.resolve()
             let binary = try buildGuestBinary()
             var files = CorpusFiles.loadScenarios(paths)
+            let chosen = try GeneratorProfile.parseList(profiles)
             for i in 0..<generate {
-                var g = ScenarioGenerator(seed: seed &+ UInt64(i))
-                files.append(("generated-seed-\(seed &+ UInt64(i))", g.generate()))
+                let profile = chosen[i % chosen.count], s = seed &+ UInt64(i)
+                files.append(("generated-\(profile.rawValue)-seed-\(s)", profile.scenario(seed: s)))
             }
             guard !files.isEmpty else { throw ValidationError("nothing to replay") }
             var oracle = KernelOracle(bzImage: image.bzImage, binary: binary, workDir: repositoryRoot() + "/.build-kernel/work")
             oracle.batchSize = batch
             let t = monotonicSeconds()
             let r = oracle.run(files) { print($0); flushOutput() }
+            var unstable = 0
+            for run in 1..<max(1, repeatBoots) {
+                let again = oracle.run(files) { print($0); flushOutput() }
+                for (a, b) in zip(r.results, again.results) where a.kernel != b.kernel {
+                    unstable += 1
+                    print("UNSTABLE \(a.file): run \(run + 1) gave another kernel trace")
+                }
+            }
             let vmSeconds = monotonicSeconds() - t
             var mismatches = 0, missing = 0, steps = 0
             for res in r.results {
@@ -99,15 +112,18 @@ extension Kernel {
                     print("MISMATCH \(res.file) (kernel \(r.release))\n" + d.report(res.scenario))
                     if let dir = saveMismatches {
                         CorpusFiles.makeDirectory(dir)
-                        CorpusFiles.write("\(dir)/\(CorpusFiles.fileName(for: res.scenario))", WireFormat.encode(res.scenario))
+                        CorpusFiles.write("\(dir)/\(CorpusFiles.fileName(for: res.scenario))", try WireFormat.encode(res.scenario))
                     }
                 }
             }
             let n = r.results.count
             let boots = r.bootSeconds.map { formatSeconds($0) }.joined(separator: ", ")
             print("kernel \(r.release): \(n) scenarios (\(steps) steps, avg \(n > 0 ? steps / n : 0)), \(n - mismatches - missing) match, \(mismatches) mismatch, \(missing) missing")
+            if repeatBoots > 1 { print("repeated \(repeatBoots) times: \(unstable) scenario runs gave a different kernel trace") }
+            let blocking = r.results.filter { $0.kernel.contains { $0.parked || !$0.completions.isEmpty } }.count
+            print("\(blocking) of \(n) scenarios parked or woke a thread on the kernel")
             print("VM time \(formatSeconds(vmSeconds)) in \(r.bootSeconds.count) boot(s) [\(boots)]; \(fixedPoint(Double(n) / max(vmSeconds, 0.001), digits: 1)) scenarios/s; total \(formatSeconds(monotonicSeconds() - start))")
-            if mismatches + missing > 0 { throw ExitCode(1) }
+            if mismatches + missing + unstable > 0 { throw ExitCode(1) }
         }
 
         /// Builds the statically linked harness for the guest and strips it.
@@ -230,11 +246,7 @@ extension Kernel {
             let binary = needsKernel ? try KernelReplay().buildGuestBinary() : ""
             var named = CorpusFiles.loadScenarios(paths)
             var counts: [String: Int] = named.isEmpty ? [:] : ["files": named.count]
-            let chosen = profiles == "all" ? GeneratorProfile.allCases
-                : try profiles.split(separator: ",").map { p -> GeneratorProfile in
-                    guard let g = GeneratorProfile(rawValue: String(p)) else { throw ValidationError("unknown generator profile \(p)") }
-                    return g
-                }
+            let chosen = try GeneratorProfile.parseList(profiles)
             for profile in chosen {
                 for i in 0..<generate {
                     let s = seed &+ UInt64(i)
@@ -305,7 +317,7 @@ extension Kernel {
                     let scope = ComparisonReport.scope(sections.count - 1, section)
                     for c in r.classes {
                         let name = ComparisonReport.analysisKey(ComparisonReport.key(c.signature), scope: scope)
-                        CorpusFiles.write("\(dir)/\(name.split(separator: " ").joined(separator: "-")).bscn", WireFormat.encode(c.minimal))
+                        CorpusFiles.write("\(dir)/\(name.split(separator: " ").joined(separator: "-")).bscn", try WireFormat.encode(c.minimal))
                     }
                 }
                 if requireComplete, r.compared == 0 || r.missing * 20 > named.count {

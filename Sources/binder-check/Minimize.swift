@@ -30,7 +30,7 @@ struct Minimize: ParsableCommand {
             printError("binder-check: internal error: the shrunk scenario no longer fails the same way")
             throw ExitCode(2)
         }
-        let encoded = WireFormat.encode(shrunk)
+        let encoded = try WireFormat.encode(shrunk)
         guard CorpusFiles.write(output, encoded) else { throw ValidationError("cannot write \(output)") }
         print(ScenarioText.render(shrunk))
         print("")

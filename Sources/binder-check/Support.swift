@@ -147,3 +147,14 @@ func exitWith(_ code: Int32) -> Never {
     fflush(stderr)
     exit(code)
 }
+
+extension GeneratorProfile {
+    /// `all`, or generator profile names separated by commas.
+    static func parseList(_ text: String) throws -> [GeneratorProfile] {
+        if text == "all" { return GeneratorProfile.allCases }
+        return try text.split(separator: ",").map { p in
+            guard let g = GeneratorProfile(rawValue: String(p)) else { throw ValidationError("unknown generator profile \(p)") }
+            return g
+        }
+    }
+}

@@ -51,7 +51,7 @@ let BRT = BinderReturn.transaction.rawValue, BRR = BinderReturn.reply.rawValue
 func setup(_ n: Int, mapSize: UInt64 = 4096) -> Client {
     let d = BinderDriver(processCount: n)
     for p in 0..<n {
-        _ = d.open(p)
+        _ = d.open(p, blocking: false)
         _ = d.mmap(p, length: mapSize, prot: MmapRules.protRead)
     }
     return Client(d: d)
@@ -70,7 +70,7 @@ func setup(_ n: Int, mapSize: UInt64 = 4096) -> Client {
 
 @Test func mmapRules() {
     let d = BinderDriver(processCount: 1)
-    _ = d.open(0)
+    _ = d.open(0, blocking: false)
     #expect(d.mmap(0, length: 4096, prot: 3) == .failed(.EPERM))
     #expect(d.mmap(0, length: 8192, prot: 1) == .mapped(0x7000_0000_0000))
     #expect(d.mmap(0, length: 8192, prot: 1) == .failed(.EBUSY))
@@ -196,7 +196,7 @@ func setup(_ n: Int, mapSize: UInt64 = 4096) -> Client {
     #expect(c.read(1, 0).1 == [NOOP, BinderReturn.deadReply.rawValue])
     #expect(c.d.checkInvariants() == nil)
     // reopen gives a fresh proc
-    #expect(c.d.open(0) == 0)
+    #expect(c.d.open(0, blocking: false) == 0)
     #expect(c.d.mmap(0, length: 4096, prot: 1) == .mapped(0x7000_0000_0000))
 }
 
@@ -233,7 +233,7 @@ func setup(_ n: Int, mapSize: UInt64 = 4096) -> Client {
             let p = Int(rnd() % 3), t = Int(rnd() % 3)
             if c.d.readMapping(p, offset: 0, count: 0) == nil && rnd() % 3 == 0 {
                 // process may be released; reopen
-                if c.d.open(p) == 0 { _ = c.d.mmap(p, length: 8192, prot: 1) }
+                if c.d.open(p, blocking: false) == 0 { _ = c.d.mmap(p, length: 8192, prot: 1) }
                 continue
             }
             var w: [UInt8] = []

@@ -66,8 +66,8 @@ import Testing
                 }
                 // Every thread's first ioctl on a fresh proc is BINDER_VERSION.
                 switch step.action {
-                case .open: seenThreads = seenThreads.filter { $0[0] != step.process }
-                case .mmap, .munmap, .close: break
+                case .open, .openBlocking: seenThreads = seenThreads.filter { $0[0] != step.process }
+                case .mmap, .munmap, .close, .signal, .flushDuplicate, .exit: break
                 case .threadExit: seenThreads.remove([step.process, step.thread])
                 default:
                     if !seenThreads.contains([step.process, step.thread]) {

@@ -78,7 +78,14 @@ final class TweakedBackend: BinderBackend {
     func writeUser(_ process: ProcessIndex, address: UInt64, bytes: [UInt8]) { inner.writeUser(process, address: address, bytes: bytes) }
     func readUser(_ process: ProcessIndex, address: UInt64, count: Int) -> [UInt8] { inner.readUser(process, address: address, count: count) }
     func readMapping(_ process: ProcessIndex, offset: UInt64, count: Int) -> [UInt8]? { inner.readMapping(process, offset: offset, count: count) }
-    func open(_ process: ProcessIndex) -> Int32 { inner.open(process) }
+    func open(_ process: ProcessIndex, blocking: Bool) -> Int32 { inner.open(process, blocking: blocking) }
+    func poll(_ process: ProcessIndex, thread: ThreadIndex, blocking: Bool) -> Int32 { inner.poll(process, thread: thread, blocking: blocking) }
+    func signal(_ process: ProcessIndex, thread: ThreadIndex, restart: Bool) { inner.signal(process, thread: thread, restart: restart) }
+    func flushDuplicate(_ process: ProcessIndex) -> Int32 { inner.flushDuplicate(process) }
+    func exit(_ process: ProcessIndex) { inner.exit(process) }
+    func sleep(milliseconds: UInt32) { inner.sleep(milliseconds: milliseconds) }
+    func takeCompletions() -> [ThreadCompletion] { inner.takeCompletions() }
+    var lastCallIsSchedulingDependent: Bool { inner.lastCallIsSchedulingDependent }
     func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult { inner.mmap(process, length: length, prot: prot) }
     func munmap(_ process: ProcessIndex) -> Int32 { inner.munmap(process) }
     func close(_ process: ProcessIndex) -> Int32 { inner.close(process) }

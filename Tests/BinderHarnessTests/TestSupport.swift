@@ -20,7 +20,7 @@ enum TestSupport {
         let dir = regressionsDirectory
         CorpusFiles.makeDirectory(dir)
         let path = dir + "/" + CorpusFiles.fileName(for: scenario)
-        CorpusFiles.write(path, WireFormat.encode(scenario))
+        CorpusFiles.write(path, WireFormat.bytes(of: scenario))
         return path
     }
 

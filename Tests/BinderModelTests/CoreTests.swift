@@ -5,7 +5,7 @@ import BinderUAPI
 @Suite struct CoreTests {
     @Test func versionIoctl() {
         let m = BinderModel(processCount: 1)
-        #expect(m.open(0) == 0)
+        #expect(m.open(0, blocking: false) == 0)
         #expect(version(m, 0, 0) == 0)
         #expect(m.readUser(0, address: argAddr, count: 4) == [8, 0, 0, 0])
         #expect(m.ioctl(0, thread: 0, command: BinderIoctl.version.rawValue, argument: UserMemoryLayout.unmappedAddress) == -22)
@@ -16,7 +16,7 @@ import BinderUAPI
 
     @Test func firstReadNoopThenEAGAIN() {
         let m = BinderModel(processCount: 1)
-        _ = m.open(0)
+        _ = m.open(0, blocking: false)
         _ = m.mmap(0, length: 1 << 20, prot: MmapRules.protRead)
         let r1 = wr(m, 0, 1, [])
         #expect(r1.ret == 0 && r1.codes == [NOOP])
@@ -26,7 +26,7 @@ import BinderUAPI
 
     @Test func mmapRules() {
         let m = BinderModel(processCount: 1)
-        _ = m.open(0)
+        _ = m.open(0, blocking: false)
         #expect(m.mmap(0, length: 4096, prot: MmapRules.protRead | MmapRules.protWrite) == .failed(.EPERM))
         guard case .mapped = m.mmap(0, length: 8 << 20, prot: MmapRules.protRead) else { Issue.record("mmap"); return }
         #expect(m.view(of: 0).bufferSize == 4 << 20)
@@ -138,7 +138,7 @@ import BinderUAPI
         wr(m, 1, 0, bc64(.deadBinderDone, 0xDEAD), readSize: 0)
         #expect(m.view(of: 1).deliveredDeathCookies.isEmpty)
         #expect(m.checkInvariants() == nil)
-        #expect(m.open(0) == 0)
+        #expect(m.open(0, blocking: false) == 0)
     }
 
     @Test func spawnLooper() {
@@ -160,7 +160,7 @@ import BinderUAPI
     @Test func allocatorTieBreak() {
         // 4 KiB area; X1..X4 of 64 bytes, free X1 then X3: 64 -> X3, 32 -> X1.
         let m = BinderModel(processCount: 2)
-        _ = m.open(0); _ = m.open(1)
+        _ = m.open(0, blocking: false); _ = m.open(1, blocking: false)
         _ = m.mmap(0, length: 4096, prot: 1); _ = m.mmap(1, length: 4096, prot: 1)
         _ = version(m, 0, 0); _ = version(m, 1, 0)
         #expect(setCtxMgr(m, 0) == 0)

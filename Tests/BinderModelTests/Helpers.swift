@@ -47,7 +47,7 @@ func version(_ m: BinderModel, _ p: Int, _ t: Int) -> Int32 {
 func makeModel(_ count: Int, size: UInt64 = 1 << 20) -> BinderModel {
     let m = BinderModel(processCount: count)
     for p in 0..<count {
-        _ = m.open(p)
+        _ = m.open(p, blocking: false)
         _ = m.mmap(p, length: size, prot: MmapRules.protRead)
         _ = version(m, p, 0)
     }

@@ -5,7 +5,7 @@ import BinderUAPI
 extension GenerationSession {
     enum Move: CaseIterable {
         case publish, call, read, reply, freeBuffers, refOp, nodeDone, death, kill, finishKill, reopen
-        case threadExit, looper, introspect, freeze, nestedChain
+        case threadExit, looper, introspect, freeze, nestedChain, blocking
     }
 
     func bodyStep() {
@@ -18,7 +18,7 @@ extension GenerationSession {
         let anyRefs = live.contains { !views[$0].refs.isEmpty }
         let anyPendingNode = live.contains { p in views[p].nodes.contains { $0.pendingStrongRef || $0.pendingWeakRef } }
         let anyDelivered = live.contains { !views[$0].deliveredDeathCookies.isEmpty }
-        let dead = (0..<processCount).filter { !procs[$0].open && !procs[$0].mapped }
+        let dead = (0..<processCount).filter { !procs[$0].open && !procs[$0].mapped && !procs[$0].exited }
         let dying = (0..<processCount).filter { procs[$0].dying && (procs[$0].open || procs[$0].mapped) }
 
         if cmExists, live.contains(where: { !views[$0].isContextManager }) { weights[.publish] = 7 }
@@ -37,6 +37,8 @@ extension GenerationSession {
             weights[.looper] = 2
             weights[.introspect] = 2
             weights[.freeze] = config.freezeWeight
+            let parked = live.contains { p in (0..<procs[p].threadCount).contains { runner.isParked(p, $0) } }
+            weights[.blocking] = config.blockingWeight * (parked ? 2 : 1)
         }
         let moves = Move.allCases.filter { (weights[$0] ?? 0) > 0 }
         guard !moves.isEmpty else { return }
@@ -58,6 +60,7 @@ extension GenerationSession {
         case .looper: looper()
         case .introspect: introspect()
         case .freeze: freezeMove()
+        case .blocking: blockingMove()
         }
     }
 
@@ -343,6 +346,10 @@ extension GenerationSession {
     }
 
     func finishKill(_ dying: [ProcessIndex]) {
+        if let p = dying.first(where: { p in (0..<Scenario.maxThreads).contains { runner.isParked(p, $0) } }) {
+            emit(p, 0, .exit)
+            return
+        }
         guard let p = rng.pickOptional(dying) else { return }
         let t = randomThread(p)
         if procs[p].open { emit(p, t, .close) }
@@ -352,7 +359,7 @@ extension GenerationSession {
 
     func reopen(_ p: ProcessIndex) {
         procs[p].pages = mmapPages()
-        emit(p, 0, .open)
+        emit(p, 0, openAction())
         emit(p, 0, .mmap(pages: procs[p].pages, prot: MmapRules.protRead))
         if !model.contextManagerExists, rng.percent(40) { emit(p, 0, .setContextManager) }
         if rng.percent(30) { emit(p, rng.below(procs[p].threadCount), .setMaxThreads(rng.u32(0...3))) }
@@ -403,6 +410,18 @@ extension GenerationSession {
         }
     }
 
+    /// BINDER_FREEZE with `timeout_ms`, preferably of a process with a call outstanding: a long
+    /// timeout waits for the drain (a reply, a signal, an exit); a short one is followed by a
+    /// sleep past it, so that it times out.
+    func freezeWithTimeout(_ p: ProcessIndex, _ t: ThreadIndex) {
+        let busy = liveProcesses.filter { q in q != p && views[q].threads.contains { $0.mustReply } }
+        let q = rng.pickOptional(busy) ?? rng.below(processCount)
+        let short = rng.percent(40)
+        let timeout: UInt32 = short ? rng.pick([100, 250]) : 20_000
+        let outcome = emit(p, t, .freeze(target: q, enable: 1, timeoutMs: timeout))
+        if short, outcome.parked { emit(p, t, .sleep(milliseconds: timeout + 150)) }
+    }
+
     func freezeMove() {
         guard let p = rng.pickOptional(liveProcesses) else { return }
         let t = randomThread(p)
@@ -413,6 +432,7 @@ extension GenerationSession {
         switch choice {
         case 0, 1:
             if let q = rng.pickOptional(frozen) { emit(p, t, .freeze(target: q, enable: 0)) }
+            else if rng.percent(30) { freezeWithTimeout(p, t) }
             else { emit(p, t, .freeze(target: rng.below(processCount), enable: 1)) }
         case 2:
             emit(p, t, .frozenInfo(target: rng.below(processCount)))

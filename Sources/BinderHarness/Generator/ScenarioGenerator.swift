@@ -21,6 +21,15 @@ public struct ScenarioGenerator {
     public var freezeWeight = 1
     /// Percentage of scenarios where one process enables oneway spam detection.
     public var spamDetectionPercent = 10
+    /// Percentage of opens without `O_NONBLOCK` (reads with no work park the thread).
+    public var blockingOpenPercent = 45
+    /// Weight of the blocking moves (park a looper, poll, signal, dup-close, exit).
+    public var blockingWeight = 4
+    /// Processes behave like libbinder (`ProcessState`/`IPCThreadState`): blocking fds mapped
+    /// with 1 MiB - 8 KiB, BINDER_SET_MAX_THREADS 15, every thread a looper before it reads
+    /// (BC_REGISTER_LOOPER to answer BR_SPAWN_LOOPER, else BC_ENTER_LOOPER), main threads that
+    /// poll, process 0 as servicemanager.
+    public var libbinder = false
 
     public init(seed: UInt64) {
         self.seed = seed
@@ -59,13 +68,17 @@ final class GenerationSession {
         var dying = false
         var frozen = false
         var pages: UInt32 = 16
+        /// The process exited (it runs no more steps).
+        var exited = false
+        /// BR_SPAWN_LOOPER requests not yet answered with BC_REGISTER_LOOPER.
+        var spawnRequests = 0
     }
 
     var rng: SplitMix64
     let config: ScenarioGenerator
     let processCount: Int
-    let model: BinderModel
-    let runner: ScenarioRunner
+    var model: BinderModel
+    var runner: ScenarioRunner
     var steps: [Step] = []
     var procs: [ProcState]
     var views: [ModelProcessView] = []
@@ -106,30 +119,63 @@ final class GenerationSession {
 
     // MARK: - running steps on the model
 
+    /// Runs a step on the model and keeps it, unless the step cannot run (a parked thread, an
+    /// exited process, a close while threads are parked) or its outcome may depend on the
+    /// kernel's scheduling: then the step is dropped and the model rebuilt without it.
     @discardableResult
     func emit(_ p: ProcessIndex, _ t: ThreadIndex, _ action: Action) -> StepOutcome {
+        if runner.hasExited(p) { return .skip("exited") }
+        if !action.isProcessEvent, runner.isParked(p, t) { return .skip("thread parked") }
+        if action == .close, (0..<Scenario.maxThreads).contains(where: { runner.isParked(p, $0) }) { return .skip("threads parked") }
         switch action {
-        case .open, .mmap, .munmap, .close, .version: break
-        default: ensureInitialized(p, t)
+        case .open, .openBlocking, .mmap, .munmap, .close, .version, .signal, .exit, .flushDuplicate, .sleep: break
+        default:
+            ensureInitialized(p, t)
+            if runner.isParked(p, t) { return .skip("thread parked") }
         }
         let step = Step(p, t, action)
+        let before = procs
         steps.append(step)
         let outcome = runner.run(step)
+        if runner.lastStepIsSchedulingDependent {
+            steps.removeLast()
+            procs = before
+            rebuildModel()
+            return .skip("scheduling-dependent")
+        }
         record(step, outcome)
         return outcome
     }
 
-    /// A thread's first ioctl on a proc is always BINDER_VERSION.
+    /// A fresh model and runner that have run `steps`.
+    private func rebuildModel() {
+        model = BinderModel(processCount: processCount)
+        runner = ScenarioRunner(backend: model, processCount: processCount)
+        for s in steps { _ = runner.run(s) }
+    }
+
+    func openAction() -> Action { config.libbinder || rng.percent(config.blockingOpenPercent) ? .openBlocking : .open }
+
+    /// A thread's first ioctl on a proc is always BINDER_VERSION; under `libbinder` the
+    /// thread then joins the looper (`IPCThreadState::joinThreadPool`).
     func ensureInitialized(_ p: ProcessIndex, _ t: ThreadIndex) {
         guard procs[p].open, !procs[p].initialized.contains(t) else { return }
         emit(p, t, .version)
+        if config.libbinder { joinLooper(p, t) }
+    }
+
+    /// BC_REGISTER_LOOPER when a BR_SPAWN_LOOPER is unanswered, else BC_ENTER_LOOPER.
+    func joinLooper(_ p: ProcessIndex, _ t: ThreadIndex) {
+        let register = procs[p].spawnRequests > 0
+        if register { procs[p].spawnRequests -= 1 }
+        emit(p, t, .writeRead(WriteRead(commands: [register ? .registerLooper : .enterLooper])))
     }
 
     private func record(_ step: Step, _ o: StepOutcome) {
         let p = step.process
         guard o.skipped == nil else { return }
         switch step.action {
-        case .open:
+        case .open, .openBlocking:
             if o.result == 0 {
                 let threads = procs[p].threadCount, pages = procs[p].pages
                 procs[p] = ProcState(threadCount: threads, open: true)
@@ -141,16 +187,32 @@ final class GenerationSession {
             procs[p].mapped = false
         case .close:
             procs[p].open = false
+        case .exit:
+            procs[p].open = false
+            procs[p].mapped = false
+            procs[p].dying = false
+            procs[p].exited = true
+        case .signal, .flushDuplicate, .sleep:
+            break
         case .threadExit:
             procs[p].initialized.remove(step.thread)
-        case let .freeze(target, enable):
+        case let .freeze(target, enable, _):
             if o.result == 0, target >= 0, target < processCount { procs[target].frozen = enable != 0 }
             procs[p].initialized.insert(step.thread)
         default:
             procs[p].initialized.insert(step.thread)
         }
-        for r in o.returns {
+        recordReturns(o.returns, of: p)
+        for c in o.completions { recordReturns(c.outcome.returns, of: c.process) }
+        if !procs[p].open, !procs[p].mapped { procs[p].frozen = false }
+    }
+
+    /// Received buffers and delivered freeze notices, in the runner's order.
+    private func recordReturns(_ returns: [DecodedReturn], of p: ProcessIndex) {
+        for r in returns {
             switch r {
+            case .plain(.spawnLooper):
+                procs[p].spawnRequests += 1
             case let .transaction(_, rt):
                 if case let .mapped(_, off) = rt.buffer { procs[p].received.append(off) }
             case let .frozenBinder(cookie, _, _):
@@ -158,7 +220,6 @@ final class GenerationSession {
             default: break
             }
         }
-        if !procs[p].open, !procs[p].mapped { procs[p].frozen = false }
     }
 
     func refreshViews() {
@@ -177,10 +238,11 @@ final class GenerationSession {
     }
 
     func setup() {
+        if config.libbinder { return libbinderSetup() }
         let order = (0..<processCount).map { $0 }
         for p in order {
             procs[p].pages = mmapPages()
-            emit(p, 0, .open)
+            emit(p, 0, openAction())
             if rng.percent(3) { emit(p, 0, .mmap(pages: procs[p].pages, prot: MmapRules.protRead | MmapRules.protWrite)) }
             emit(p, 0, .mmap(pages: procs[p].pages, prot: MmapRules.protRead))
         }
