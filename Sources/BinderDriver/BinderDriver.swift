@@ -709,7 +709,12 @@ public final class BinderDriver: BinderBackend {
            wokenThreads.contains(where: { $0.woken && $0.proc === p && $0 !== t }) {
             callIsSchedulingDependent = true
         }
-        if p.requestedThreads == 0 && p.waitingThreads.isEmpty
+        #if BINDER_MUTANTS
+        let noWaiters = Mutant.active == .spawnIgnoresWaiters || p.waitingThreads.isEmpty
+        #else
+        let noWaiters = p.waitingThreads.isEmpty
+        #endif
+        if p.requestedThreads == 0 && noWaiters
             && UInt32(clamping: p.requestedThreadsStarted) < p.maxThreads && t.isLooper {
             p.requestedThreads += 1
             // A fault writing BR_SPAWN_LOOPER fails the read (read_consumed is already set).

@@ -210,7 +210,14 @@ extension BinderDriver {
 
     /// `binder_select_thread_ilocked`: the head of `waiting_threads`, taken off it.
     @inline(__always) func selectThread(_ p: Proc) -> Thread? {
-        p.waitingThreads.removeFirst()
+        #if BINDER_MUTANTS
+        if Mutant.active == .selectOldestWaiter, var t = p.waitingThreads.first {
+            while let next = t.waitingNext { t = next }
+            p.waitingThreads.remove(t)
+            return t
+        }
+        #endif
+        return p.waitingThreads.removeFirst()
     }
 
     /// `binder_wakeup_thread_ilocked`: the selected thread, or else every polling thread.
@@ -221,6 +228,9 @@ extension BinderDriver {
     /// `binder_wakeup_poll_threads_ilocked`: threads with `BINDER_LOOPER_STATE_POLL` that are
     /// available for proc work, in `proc->threads` (ascending thread index) order.
     func wakeUpPollThreads(_ p: Proc) {
+        #if BINDER_MUTANTS
+        if Mutant.active == .noPollWakeup { return }
+        #endif
         for t in p.pollThreads where isAvailableForProcWork(t) { wakeUp(t) }
     }
 
@@ -294,6 +304,9 @@ extension BinderDriver {
         for k in p.threads.keys.sorted() {
             guard let t = p.threads[k] else { continue }
             t.looperNeedReturn = true
+            #if BINDER_MUTANTS
+            if Mutant.active == .flushWakesNobody { continue }
+            #endif
             if t.looper & Thread.waiting != 0 { wakeUp(t) }
         }
     }

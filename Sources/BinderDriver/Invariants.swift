@@ -49,6 +49,10 @@ extension BinderDriver {
             prev = t
             cur = t.waitingNext
         }
+        // Parking needs an empty proc todo, and proc work queued later takes a waiting thread
+        // (`binder_proc_transaction`, `binder_wakeup_proc_ilocked`): both are never non-empty
+        // between calls.
+        if !p.todo.isEmpty && !p.waitingThreads.isEmpty { return "proc work queued while a thread waits for it" }
         var last = Int.min
         for t in p.pollThreads {
             if t.index <= last || p.threads[t.index] !== t || t.looper & Thread.poll == 0 { return "poll thread list inconsistent" }

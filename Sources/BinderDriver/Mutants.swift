@@ -18,6 +18,11 @@ public enum DriverMutants {
         ("clear-done-to-proc", "BR_CLEAR_DEATH_NOTIFICATION_DONE always goes to proc todo, not the looper thread"),
         ("complete-immediately", "a sync call's BR_TRANSACTION_COMPLETE is delivered immediately, not deferred"),
         ("write-loop-ignores-error", "the write loop keeps processing commands with a pending return error"),
+        ("select-oldest-waiter", "proc work goes to the longest-parked thread, not the most recently parked"),
+        ("spawn-ignores-waiters", "BR_SPAWN_LOOPER is asked for even while a thread is parked waiting for proc work"),
+        ("flush-wakes-nobody", "a flush sets looper_need_return but does not wake threads parked in a read"),
+        ("no-poll-wakeup", "proc work with no parked reader does not wake polling threads"),
+        ("node-work-no-wakeup", "node work queued on the proc todo (BR_RELEASE/BR_DECREFS) wakes no parked thread"),
     ]
 }
 
@@ -42,6 +47,11 @@ enum Mutant: String {
     case clearDoneToProc = "clear-done-to-proc"
     case completeImmediately = "complete-immediately"
     case writeLoopIgnoresError = "write-loop-ignores-error"
+    case selectOldestWaiter = "select-oldest-waiter"
+    case spawnIgnoresWaiters = "spawn-ignores-waiters"
+    case flushWakesNobody = "flush-wakes-nobody"
+    case noPollWakeup = "no-poll-wakeup"
+    case nodeWorkNoWakeup = "node-work-no-wakeup"
 
     static let active: Mutant = {
         guard let v = getenv("BINDER_MUTANT") else { return .none }

@@ -51,6 +51,9 @@ extension BinderDriver {
             if n.localWeakRefs != 0 || n.tmpRefs != 0 || !n.refs.isEmpty { return false }
         }
         if let owner = n.proc, n.hasStrongRef || n.hasWeakRef {
+            #if BINDER_MUTANTS
+            if !n.isQueued, Mutant.active == .nodeWorkNoWakeup { owner.todo.append(n); return false }
+            #endif
             if !n.isQueued { enqueueProcWork(n, owner) }
         } else if n.refs.isEmpty && n.localStrongRefs == 0 && n.localWeakRefs == 0 && n.tmpRefs == 0 {
             if let owner = n.proc {

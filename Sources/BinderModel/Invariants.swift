@@ -26,8 +26,21 @@ extension BinderModel {
                     if depth > 10_000 { return "thread stack cycle" }
                     if c.toThread === t { tx = c.toParent } else if c.from === t { tx = c.fromParent } else { return "proc \(pid) thread \(t.index): foreign transaction on stack" }
                 }
-                if t.processTodo && t.todo.isEmpty && false { return "" }
             }
+            // Parked threads: a reader waiting for proc work is on `waiting_threads` (and nothing
+            // else is); parking needs an empty proc todo and proc work queued later takes a
+            // waiting thread, so both are never non-empty between calls.
+            for t in proc.threads {
+                let listed = proc.waitingThreads.contains { $0 === t }
+                var waitsForProcWork = false
+                if case let .read(w) = t.parked {
+                    waitsForProcWork = w.doProcWork
+                    if t.looper & Looper.waiting == 0 { return "proc \(pid) thread \(t.index): parked read without WAITING" }
+                }
+                if listed != waitsForProcWork { return "proc \(pid) thread \(t.index): waiting_threads membership wrong" }
+                if t.woken { return "proc \(pid) thread \(t.index): woken but never run" }
+            }
+            if !proc.todo.isEmpty && !proc.waitingThreads.isEmpty { return "proc \(pid): proc work queued while a thread waits for it" }
             if let e = checkAllocator(proc.alloc) { return "proc \(pid): \(e)" }
         }
         for n in deadNodes { if let e = checkNode(n) { return "dead node: \(e)" } }

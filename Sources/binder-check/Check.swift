@@ -12,6 +12,9 @@ struct Check: ParsableCommand {
     @Option(help: "The first seed.")
     var seed: UInt64 = 1
 
+    @Option(help: "Generator profiles (comma separated) or 'all'; seed S+k uses the k-th in turn.")
+    var profiles: String = "all"
+
     @Flag(help: "Do not shrink a failure.")
     var noShrink = false
 
@@ -20,7 +23,8 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let start = monotonicSeconds()
-        let failure = GeneratedCheck.firstFailure(seeds: seed..<(seed &+ UInt64(count)), shrink: !noShrink)
+        let chosen = try GeneratorProfile.parseList(profiles)
+        let failure = GeneratedCheck.firstFailure(seeds: seed..<(seed &+ UInt64(count)), profiles: chosen, shrink: !noShrink)
         let seconds = monotonicSeconds() - start
         let ran = failure.map { Int($0.seed &- seed) + 1 } ?? count
         let rate = Double(ran) / max(seconds, 1e-6)
@@ -41,7 +45,7 @@ struct Check: ParsableCommand {
             CorpusFiles.write(shrunk, try WireFormat.encode(f.shrunk))
             print("wrote \(original) and \(shrunk)")
         }
-        print("reproduce: binder-check check --seed \(f.seed) --count 1")
+        print("reproduce: binder-check check --seed \(f.seed) --count 1 --profiles \(f.profile.rawValue)")
         throw ExitCode(1)
     }
 }

@@ -9,8 +9,8 @@ struct Mutants: ParsableCommand {
         discussion: """
         Builds binder-check with -DBINDER_MUTANTS into .build-mutants and the fuzz target with mutants into \
         .build-fuzz-mutants. For each mutant (BINDER_MUTANT=<name>) runs `check --count N` (killed on a non-zero \
-        exit) and a fuzz run of at most --fuzz-time seconds on the seed corpus (killed when a crash file appears). \
-        Exits 1 if any mutant survives both.
+        exit); the mutants it misses (every mutant with --fuzz-all) get a fuzz run of at most --fuzz-time seconds on \
+        the seed corpus (killed when a crash file appears). Exits 1 if any mutant survives both.
         """)
 
     @OptionGroup var package: PackageOptions
@@ -32,6 +32,9 @@ struct Mutants: ParsableCommand {
 
     @Flag(help: "Skip the fuzz runs (property check only).")
     var noFuzz = false
+
+    @Flag(help: "Fuzz every mutant, not only those the property check misses.")
+    var fuzzAll = false
 
     @Flag(help: "Do not (re)build.")
     var noBuild = false
@@ -116,7 +119,7 @@ struct Mutants: ParsableCommand {
             print("    property: \(propertyKilled ? "KILLED" : "survived") in \(formatSeconds(check.seconds)) — \(note)")
             var row = Row(name: name, description: description, propertyKilled: propertyKilled,
                           propertySeconds: check.seconds, propertyNote: note, fuzzKilled: nil, fuzzSeconds: 0, fuzzNote: "")
-            if !noFuzz {
+            if !noFuzz, fuzzAll || !propertyKilled {
                 let dir = ".fuzz-mutants/" + name
                 Files.removeTree(dir)
                 var env = FuzzTarget.environment

@@ -3,6 +3,7 @@ import BinderUAPI
 /// A generated scenario on which the model and the driver disagree.
 public struct GeneratedFailure {
     public var seed: UInt64
+    public var profile: GeneratorProfile = .standard
     public var original: Scenario
     public var shrunk: Scenario
     /// The divergence of the shrunk scenario.
@@ -12,20 +13,23 @@ public struct GeneratedFailure {
 }
 
 public enum GeneratedCheck {
-    /// Generates a scenario per seed, runs `DifferentialRun(modelVersusDriver:)`, and returns the
-    /// first failure, shrunk with `Shrinker`.
-    public static func firstFailure<S: Sequence>(seeds: S, shrink: Bool = true) -> GeneratedFailure? where S.Element == UInt64 {
-        for seed in seeds {
-            if let f = check(seed: seed, shrink: shrink) { return f }
+    /// Generates a scenario per seed (the k-th seed with `profiles[k % profiles.count]`), runs
+    /// `DifferentialRun(modelVersusDriver:)`, and returns the first failure, shrunk with `Shrinker`.
+    public static func firstFailure<S: Sequence>(seeds: S, profiles: [GeneratorProfile] = [.standard],
+                                                 shrink: Bool = true) -> GeneratedFailure? where S.Element == UInt64 {
+        for (k, seed) in seeds.enumerated() {
+            if let f = check(seed: seed, profile: profiles[k % profiles.count], shrink: shrink) { return f }
         }
         return nil
     }
 
     /// Checks one seed; nil when model and driver agree.
-    public static func check(seed: UInt64, shrink: Bool = true) -> GeneratedFailure? {
-        let scenario = ScenarioGenerator.scenario(seed: seed)
+    public static func check(seed: UInt64, profile: GeneratorProfile = .standard, shrink: Bool = true) -> GeneratedFailure? {
+        let scenario = profile.scenario(seed: seed)
         guard let first = DifferentialRun(modelVersusDriver: scenario).divergence else { return nil }
-        return failure(seed: seed, original: scenario, divergence: first, shrink: shrink)
+        var f = failure(seed: seed, original: scenario, divergence: first, shrink: shrink)
+        f.profile = profile
+        return f
     }
 
     /// Shrinks a failing scenario and builds its report.
