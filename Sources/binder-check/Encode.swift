@@ -36,8 +36,10 @@ struct Encode: ParsableCommand {
             } catch {
                 throw ValidationError("\(file): \(error)")
             }
+            let encoded: [UInt8]
+            do { encoded = try WireFormat.encode(scenario) } catch { throw ValidationError("\(file): \(error)") }
             let path = CorpusFiles.isDirectory(output) ? output + "/" + CorpusFiles.fileName(for: scenario) : output
-            guard CorpusFiles.write(path, try WireFormat.encode(scenario)) else { throw ValidationError("cannot write \(path)") }
+            guard CorpusFiles.write(path, encoded) else { throw ValidationError("cannot write \(path)") }
             print("\(file): \(scenario.steps.count) steps, \(scenario.processCount) processes -> \(path)")
         }
     }
