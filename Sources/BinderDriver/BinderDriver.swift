@@ -35,6 +35,7 @@ public final class BinderDriver: BinderBackend {
     var callIsSchedulingDependent = false
     /// Freeze waits that returned in the current call.
     var freezesFinished = 0
+    var threadsRun = 0
     /// Driver time in milliseconds: only `sleep` advances it.
     var clock: UInt64 = 0
     /// Threads parked in a freeze wait (may hold stale entries; see `freezeWaiterThreads`).
@@ -42,6 +43,9 @@ public final class BinderDriver: BinderBackend {
     /// A parked freeze this close to its timeout may already have timed out on a real kernel,
     /// where steps take time: any call then is marked scheduling-dependent.
     static let timeoutMargin: UInt64 = 2000
+    /// A freeze left waiting with less than this to go after a call may time out on a real kernel
+    /// before the call's step has ended.
+    static let shortestTrustedTimeout: UInt64 = 1000
 
     public init(processCount: Int) {
         procs = (0..<max(0, processCount)).map { _ in SimProcess() }
@@ -152,6 +156,10 @@ public final class BinderDriver: BinderBackend {
 
     /// `binder_open`
     public func open(_ process: ProcessIndex, blocking: Bool) -> Int32 {
+        call { openProcess(process, blocking: blocking) }
+    }
+
+    func openProcess(_ process: ProcessIndex, blocking: Bool) -> Int32 {
         let sp = procs[process]
         let p = Proc(index: process, pid: pid(of: process))
         p.nonBlocking = !blocking
@@ -164,6 +172,10 @@ public final class BinderDriver: BinderBackend {
 
     /// `binder_mmap` → `binder_alloc_mmap_handler`
     public func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult {
+        call { mapProcess(process, length: length, prot: prot) }
+    }
+
+    func mapProcess(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult {
         let sp = procs[process]
         guard let p = sp.proc else { return .failed(.EBADF) }
         if prot & MmapRules.protWrite != 0 { return .failed(.EPERM) }

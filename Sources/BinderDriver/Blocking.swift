@@ -75,6 +75,7 @@ extension BinderDriver {
         callIsSchedulingDependent = false
         reparkedThreads.removeAll(keepingCapacity: true)
         freezesFinished = 0
+        threadsRun = 0
         if timed && !freezeWaiters.isEmpty {
             for t in freezeWaiterThreads() {
                 if case let .freeze(w) = t.parked, w.deadline < clock + BinderDriver.timeoutMargin {
@@ -91,6 +92,14 @@ extension BinderDriver {
             resume(t)
         }
         wokenThreads.removeAll(keepingCapacity: true)
+        if !freezeWaiters.isEmpty {
+            for t in freezeWaiterThreads() {
+                if case let .freeze(w) = t.parked, w.deadline < clock + BinderDriver.shortestTrustedTimeout {
+                    callIsSchedulingDependent = true
+                    break
+                }
+            }
+        }
         return result
     }
 
@@ -140,6 +149,7 @@ extension BinderDriver {
     func resume(_ t: Thread) {
         guard t.woken, let call = t.parked else { return }
         t.woken = false
+        threadsRun += 1
         let p = t.proc
         if t.todo.changes &+ p.todo.changes != t.changesAtWake { callIsSchedulingDependent = true }
         switch call {
@@ -330,7 +340,7 @@ extension BinderDriver {
                     // A killed freeze still finishes: its wait checks the condition before the
                     // signal (`binder_ioctl_freeze`).
                     if case let .freeze(w) = t.parked {
-                        if w.target.outstandingTxns == 0 { _ = finishFreeze(w.target) } else { w.target.isFrozen = false }
+                        if w.target.outstandingTxns == 0 { _ = finishFreezeWait(w.target, othersRun: true) } else { w.target.isFrozen = false }
                         forgetFreezeWaiter(t)
                     }
                     t.parked = nil; t.woken = false; t.signalPending = false

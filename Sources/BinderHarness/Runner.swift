@@ -83,7 +83,8 @@ public final class ScenarioRunner {
         case let .ioctl(outputCount):
             outcome = StepOutcome(result: completion.result,
                                   output: outputCount > 0 ? backend.readUser(p, address: ScratchLayout.argument(t), count: outputCount) : [])
-        case .poll, nil: outcome = StepOutcome(result: completion.result)
+        case .poll: outcome = StepOutcome(result: completion.result)
+        case nil: outcome = StepOutcome(result: completion.result, skipped: "returned but was not parked")
         }
         return ThreadOutcome(process: p, thread: t, outcome: outcome)
     }

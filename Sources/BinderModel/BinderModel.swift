@@ -29,13 +29,17 @@ public final class BinderModel: BinderBackend {
     /// Threads that went back to sleep on `waiting_threads` after a wakeup in the current call.
     var reparkedThreads: [Thread] = []
     var callIsSchedulingDependent = false
-    /// Freeze waits that returned in the current call.
+    /// Freeze waits that returned in the current call, and woken threads that ran in it.
     var freezesFinished = 0
+    var threadsRun = 0
     /// Model time in milliseconds: only `sleep` advances it.
     var clock: UInt64 = 0
     /// A parked freeze this close to its timeout may already have timed out on a real kernel,
     /// where steps take time: any call then is marked scheduling-dependent.
     static let timeoutMargin: UInt64 = 2000
+    /// A freeze left waiting with less than this to go after a call may time out on a real kernel
+    /// before the call's step has ended.
+    static let shortestTrustedTimeout: UInt64 = 1000
     public var copiedBytes: UInt64 { copiedBytesCounter }
     /// Every process runs with euid 0.
     let euid: UInt32 = 0

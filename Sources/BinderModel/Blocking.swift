@@ -8,19 +8,25 @@ import BinderUAPI
 /// scheduling-dependent (`lastCallIsSchedulingDependent`) when that could change an outcome:
 /// the woken thread's work lists changed between its wakeup and its run, the waker went on with
 /// more commands, or two threads of one process went back to sleep on `waiting_threads` (their
-/// order there depends on who ran first), two freezes of one call finished, or a waiting freeze
-/// was within `timeoutMargin` of its timeout (a real kernel's steps take time).
+/// order there depends on who ran first), two freezes of one call finished, a finishing freeze
+/// queued work while other woken threads ran in the same call, or a waiting freeze was within
+/// `timeoutMargin` of its timeout before a call, or within `shortestTrustedTimeout` after it
+/// (a real kernel's steps take time).
 extension BinderModel {
     /// Runs one backend call, then the threads it woke.
     func call<R>(timed: Bool = true, _ body: () -> R) -> R {
         callIsSchedulingDependent = false
         reparkedThreads = []
         freezesFinished = 0
+        threadsRun = 0
         if timed, freezeWaiters().contains(where: { $0.deadline < clock + Self.timeoutMargin }) {
             callIsSchedulingDependent = true
         }
         let result = body()
         while !wokenThreads.isEmpty { resume(wokenThreads.removeFirst()) }
+        if freezeWaiters().contains(where: { $0.deadline < clock + Self.shortestTrustedTimeout }) {
+            callIsSchedulingDependent = true
+        }
         return result
     }
 
@@ -55,6 +61,7 @@ extension BinderModel {
     func resume(_ thread: Thread) {
         guard thread.woken, let call = thread.parked else { return }
         thread.woken = false
+        threadsRun += 1
         let proc = thread.proc
         if thread.todo.changes &+ proc.todo.changes != thread.changesAtWake { callIsSchedulingDependent = true }
         switch call {
@@ -113,9 +120,18 @@ extension BinderModel {
         }
         thread.signalPending = false
         guard drained || clock >= wait.deadline else { return }
+        complete(thread, finishFreezeWait(tp, othersRun: threadsRun > 1 || !wokenThreads.isEmpty), isIoctl: true)
+    }
+
+    /// `finishFreeze` at the end of a freeze wait. Its freeze notices (and node work re-queued by
+    /// its tmp-ref puts) may come before or after what other threads woken in the same call do.
+    func finishFreezeWait(_ tp: Proc, othersRun: Bool) -> Int32 {
         freezesFinished += 1
         if freezesFinished > 1 { callIsSchedulingDependent = true }
-        complete(thread, finishFreeze(tp), isIoctl: true)
+        let before = procs.reduce(0) { $0 &+ $1.todo.changes }
+        let r = finishFreeze(tp)
+        if othersRun, procs.reduce(0, { $0 &+ $1.todo.changes }) != before { callIsSchedulingDependent = true }
+        return r
     }
 
     /// Threads waiting in a freeze, by process and thread index.
@@ -255,7 +271,7 @@ extension BinderModel {
                     // signal, so it completes the freeze when nothing is outstanding and undoes
                     // it otherwise (`ret < 0` in binder_ioctl_freeze).
                     if case let .freeze(w) = t.parked {
-                        if w.target.outstandingTxns == 0 { _ = finishFreeze(w.target) } else { w.target.isFrozen = false }
+                        if w.target.outstandingTxns == 0 { _ = finishFreezeWait(w.target, othersRun: true) } else { w.target.isFrozen = false }
                     }
                     t.parked = nil; t.woken = false; t.signalPending = false
                     t.looper &= ~Looper.waiting

@@ -3,6 +3,10 @@ import BinderUAPI
 extension BinderModel {
     /// Mirrors `binder_open`: a fresh proc for the process.
     public func open(_ process: ProcessIndex, blocking: Bool) -> Int32 {
+        call { openProcess(process, blocking: blocking) }
+    }
+
+    func openProcess(_ process: ProcessIndex, blocking: Bool) -> Int32 {
         let proc = track(Proc(index: process, pid: pid(of: process)))
         proc.nonBlocking = !blocking
         slots[process].proc = proc
@@ -14,6 +18,10 @@ extension BinderModel {
 
     /// Mirrors `binder_mmap` + `binder_alloc_mmap_handler`.
     public func mmap(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult {
+        call { mapProcess(process, length: length, prot: prot) }
+    }
+
+    func mapProcess(_ process: ProcessIndex, length: UInt64, prot: UInt32) -> MmapResult {
         guard let proc = slots[process].proc else { return .failed(.EINVAL) }
         if prot & MmapRules.protWrite != 0 { return .failed(.EPERM) }
         let r = proc.alloc.mmap(length: length)

@@ -417,9 +417,11 @@ extension GenerationSession {
         let busy = liveProcesses.filter { q in q != p && views[q].threads.contains { $0.mustReply } }
         let q = rng.pickOptional(busy) ?? rng.below(processCount)
         let short = rng.percent(40)
-        let timeout: UInt32 = short ? rng.pick([100, 250]) : 20_000
+        // Short: time out at the sleep right after (the model trusts no timeout under 1 s and no
+        // step within 2 s of one). Long: never times out within a scenario, even on a slow VM.
+        let timeout: UInt32 = short ? rng.pick([1000, 1500]) : 600_000
         let outcome = emit(p, t, .freeze(target: q, enable: 1, timeoutMs: timeout))
-        if short, outcome.parked { emit(p, t, .sleep(milliseconds: timeout + 150)) }
+        if short, outcome.parked { emit(p, t, .sleep(milliseconds: timeout + 300)) }
     }
 
     func freezeMove() {
