@@ -36,8 +36,19 @@ public enum ComparisonReport {
     public static func statement(_ c: DivergenceClass, _ l: String, _ r: String) -> String {
         let d = c.difference
         let op = ScenarioText.describe(c.minimal.steps[min(d.stepIndex, c.minimal.steps.count - 1)].action)
-        func ret(_ o: StepOutcome) -> String { o.skipped != nil ? "skips" : "returns \(Errno.describe(o.result ?? 0))" }
-        if d.left.result != d.right.result { return "On `\(op)`, \(l) \(ret(d.left)) where \(r) \(ret(d.right))." }
+        return statement(op: op, d.left, d.right, l, r)
+    }
+
+    /// What differs between two outcomes of the step `op`; a woken thread's outcome is
+    /// described as its own statement.
+    static func statement(op: String, _ left: StepOutcome, _ right: StepOutcome, _ l: String, _ r: String) -> String {
+        let d = (left: left, right: right)
+        func ret(_ o: StepOutcome) -> String {
+            o.skipped != nil ? "skips" : o.parked ? "parks (sleeps in the driver)" : "returns \(Errno.describe(o.result ?? 0))"
+        }
+        if d.left.result != d.right.result || d.left.parked != d.right.parked {
+            return "On `\(op)`, \(l) \(ret(d.left)) where \(r) \(ret(d.right))."
+        }
         if d.left.writeConsumed != d.right.writeConsumed {
             return "On `\(op)`, both return \(Errno.describe(d.left.result ?? 0)) but write_consumed is \(d.left.writeConsumed ?? 0) on \(l) and \(d.right.writeConsumed ?? 0) on \(r)."
         }
@@ -52,6 +63,16 @@ public enum ComparisonReport {
             return "On `\(op)`, the read's item \(k + 1) is `\(x)` on \(l) but `\(y)` on \(r)."
         }
         if d.left.output != d.right.output { return "On `\(op)`, the ioctl writes back different bytes." }
+        if d.left.completions != d.right.completions {
+            let a = d.left.completions, b = d.right.completions
+            let same = a.map { [$0.process, $0.thread] } == b.map { [$0.process, $0.thread] }
+            guard same, let k = a.indices.first(where: { a[$0] != b[$0] }) else {
+                func names(_ cs: [ThreadOutcome]) -> String { cs.isEmpty ? "no parked thread" : cs.map { "P\($0.process).T\($0.thread)" }.joined(separator: ", ") }
+                return "On `\(op)`, \(l) wakes \(names(a)) where \(r) wakes \(names(b))."
+            }
+            let inner = statement(op: "the woken P\(a[k].process).T\(a[k].thread)'s call", a[k].outcome, b[k].outcome, l, r)
+            return "On `\(op)`, a parked thread returns differently. " + inner
+        }
         return "On `\(op)`, write_consumed/read_consumed differ (\(l): \(d.left.writeConsumed ?? 0)/\(d.left.readConsumed ?? 0), \(r): \(d.right.writeConsumed ?? 0)/\(d.right.readConsumed ?? 0))."
     }
 
