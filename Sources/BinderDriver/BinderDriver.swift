@@ -30,22 +30,10 @@ public final class BinderDriver: BinderBackend {
     var wokenThreads: [Thread] = []
     /// Parked threads that returned, not yet taken by the harness.
     var completions: [ThreadCompletion] = []
-    /// Threads that went back to sleep on `waiting_threads` after a wakeup in the current call.
-    var reparkedThreads: [Thread] = []
-    var callIsSchedulingDependent = false
-    /// Freeze waits that returned in the current call.
-    var freezesFinished = 0
-    var threadsRun = 0
     /// Driver time in milliseconds: only `sleep` advances it.
     var clock: UInt64 = 0
     /// Threads parked in a freeze wait (may hold stale entries; see `freezeWaiterThreads`).
     var freezeWaiters: [Thread] = []
-    /// A parked freeze this close to its timeout may already have timed out on a real kernel,
-    /// where steps take time: any call then is marked scheduling-dependent.
-    static let timeoutMargin: UInt64 = 2000
-    /// A freeze left waiting with less than this to go after a call may time out on a real kernel
-    /// before the call's step has ended.
-    static let shortestTrustedTimeout: UInt64 = 1000
 
     public init(processCount: Int) {
         procs = (0..<max(0, processCount)).map { _ in SimProcess() }
@@ -434,8 +422,6 @@ public final class BinderDriver: BinderBackend {
             #endif
             guard let cmd = getU32(p, ptr) else { return -Errno.EFAULT.rawValue }
             ptr &+= 4
-            // A thread woken by an earlier command of this batch may already be running.
-            if !wokenThreads.isEmpty { callIsSchedulingDependent = true }
             switch cmd {
             case BinderCommand.increfs.rawValue, BinderCommand.acquire.rawValue,
                  BinderCommand.release.rawValue, BinderCommand.decrefs.rawValue:
@@ -715,12 +701,6 @@ public final class BinderDriver: BinderBackend {
             break
         }
         bwr.readConsumed = ptr &- buffer
-        // Another woken thread of the process may run before this one on a real kernel: it may
-        // take the BR_SPAWN_LOOPER, or leave or rejoin `waiting_threads`, first.
-        if p.requestedThreads == 0, t.isLooper, !wokenThreads.isEmpty,
-           wokenThreads.contains(where: { $0.woken && $0.proc === p && $0 !== t }) {
-            callIsSchedulingDependent = true
-        }
         #if BINDER_MUTANTS
         let noWaiters = Mutant.active == .spawnIgnoresWaiters || p.waitingThreads.isEmpty
         #else

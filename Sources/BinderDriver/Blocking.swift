@@ -62,28 +62,13 @@ final class WaitingThreads {
 /// Sleeping and waking: `binder_wait_for_work`, `binder_poll`, the freeze wait, the wakeup
 /// helpers, signals, time and process exit.
 ///
-/// A woken thread runs when the call that woke it has returned, in wake order; what it does
-/// may wake others, who run after it. In the kernel it may run earlier: a call is marked
-/// scheduling-dependent (`lastCallIsSchedulingDependent`) when that could change an outcome:
-/// the woken thread's work lists changed between its wakeup and its run, the waker went on with
-/// more commands, or two threads of one process went back to sleep on `waiting_threads` (their
-/// order there depends on who ran first), two freezes of one call finished, or a waiting freeze
-/// was within `timeoutMargin` of its timeout (a real kernel's steps take time).
+/// A woken thread runs when the call that woke it has returned, in wake order, as in the model.
+/// Whether an outcome could depend on the real kernel's scheduling is the model's judgement
+/// alone (`BinderModel.lastCallIsSchedulingDependent`); the driver reports the protocol's
+/// default, false, and keeps no bookkeeping for it.
 extension BinderDriver {
     /// Runs one backend call, then the threads it woke (FIFO, including threads woken by them).
-    func call<R>(timed: Bool = true, _ body: () -> R) -> R {
-        callIsSchedulingDependent = false
-        reparkedThreads.removeAll(keepingCapacity: true)
-        freezesFinished = 0
-        threadsRun = 0
-        if timed && !freezeWaiters.isEmpty {
-            for t in freezeWaiterThreads() {
-                if case let .freeze(w) = t.parked, w.deadline < clock + BinderDriver.timeoutMargin {
-                    callIsSchedulingDependent = true
-                    break
-                }
-            }
-        }
+    func call<R>(_ body: () -> R) -> R {
         let result = body()
         var next = 0
         while next < wokenThreads.count {
@@ -92,18 +77,8 @@ extension BinderDriver {
             resume(t)
         }
         wokenThreads.removeAll(keepingCapacity: true)
-        if !freezeWaiters.isEmpty {
-            for t in freezeWaiterThreads() {
-                if case let .freeze(w) = t.parked, w.deadline < clock + BinderDriver.shortestTrustedTimeout {
-                    callIsSchedulingDependent = true
-                    break
-                }
-            }
-        }
         return result
     }
-
-    public var lastCallIsSchedulingDependent: Bool { callIsSchedulingDependent }
 
     public func takeCompletions() -> [ThreadCompletion] {
         if completions.isEmpty { return [] }
@@ -149,9 +124,7 @@ extension BinderDriver {
     func resume(_ t: Thread) {
         guard t.woken, let call = t.parked else { return }
         t.woken = false
-        threadsRun += 1
         let p = t.proc
-        if t.todo.changes &+ p.todo.changes != t.changesAtWake { callIsSchedulingDependent = true }
         switch call {
         case let .read(wait):
             p.waitingThreads.remove(t)
@@ -163,16 +136,12 @@ extension BinderDriver {
             }
             guard hasWork(t, wait.doProcWork) else {
                 if wait.doProcWork { p.waitingThreads.addHead(t) }
-                noteReparked(t)
                 return
             }
             t.looper &= ~Thread.waiting
             t.parked = nil
             var bwr = wait.bwr
-            guard let r = readWork(p, t, wait.argument, &bwr, from: wait.ptr, afterWait: wait.doProcWork) else {
-                noteReparked(t)
-                return
-            }
+            guard let r = readWork(p, t, wait.argument, &bwr, from: wait.ptr, afterWait: wait.doProcWork) else { return }
             complete(t, finishRead(p, wait.argument, bwr, r), isIoctl: true)
         case .poll:
             // `do_poll` checks the fds before it looks for a pending signal.
@@ -186,17 +155,6 @@ extension BinderDriver {
         case let .freeze(wait):
             resumeFreeze(t, wait)
         }
-    }
-
-    /// A woken read went back to sleep; two threads of one process doing so in one call made
-    /// their `waiting_threads` order depend on which ran first.
-    private func noteReparked(_ t: Thread) {
-        guard case .read = t.parked else { return }
-        for o in reparkedThreads where o.proc === t.proc && o !== t {
-            callIsSchedulingDependent = true
-            break
-        }
-        reparkedThreads.append(t)
     }
 
     // MARK: waking
@@ -214,7 +172,6 @@ extension BinderDriver {
     func markWoken(_ t: Thread) {
         guard t.parked != nil, !t.woken else { return }
         t.woken = true
-        t.changesAtWake = t.todo.changes &+ t.proc.todo.changes
         wokenThreads.append(t)
     }
 
@@ -340,7 +297,7 @@ extension BinderDriver {
                     // A killed freeze still finishes: its wait checks the condition before the
                     // signal (`binder_ioctl_freeze`).
                     if case let .freeze(w) = t.parked {
-                        if w.target.outstandingTxns == 0 { _ = finishFreezeWait(w.target, othersRun: true) } else { w.target.isFrozen = false }
+                        if w.target.outstandingTxns == 0 { _ = finishFreeze(w.target) } else { w.target.isFrozen = false }
                         forgetFreezeWaiter(t)
                     }
                     t.parked = nil; t.woken = false; t.signalPending = false

@@ -65,25 +65,7 @@ extension BinderDriver {
         }
         t.signalPending = false
         guard drained || clock >= wait.deadline else { return }
-        complete(t, finishFreezeWait(tp, othersRun: threadsRun > 1 || wokenThreads.contains { $0.woken }), isIoctl: true)
-    }
-
-    /// `finishFreeze` at the end of a freeze wait. Its freeze notices (and node work re-queued by
-    /// its tmp-ref puts) may come before or after what other threads woken in the same call do.
-    func finishFreezeWait(_ tp: Proc, othersRun: Bool) -> Int32 {
-        freezesFinished += 1
-        if freezesFinished > 1 { callIsSchedulingDependent = true }
-        let before = todoChanges()
-        let r = finishFreeze(tp)
-        if othersRun, todoChanges() != before { callIsSchedulingDependent = true }
-        return r
-    }
-
-    /// The change counters of every live proc's todo list, summed.
-    private func todoChanges() -> Int {
-        var sum = 0
-        for sp in procs { if let p = sp.proc { sum &+= p.todo.changes } }
-        return sum
+        complete(t, finishFreeze(tp), isIoctl: true)
     }
 
     /// The threads parked in a freeze wait of live procs, by process and thread index (the
@@ -108,15 +90,13 @@ extension BinderDriver {
         }
     }
 
-    /// Time passes: freezes past their timeout wake up. A freeze left within `timeoutMargin`
-    /// of its timeout could time out on a real kernel before the next step.
+    /// Time passes: freezes past their timeout wake up.
     public func sleep(milliseconds: UInt32) {
-        call(timed: false) {
+        call {
             clock += UInt64(milliseconds)
             guard !freezeWaiters.isEmpty else { return }
             for t in freezeWaiterThreads() {
-                guard case let .freeze(w) = t.parked else { continue }
-                if w.deadline <= clock { markWoken(t) } else if w.deadline < clock + BinderDriver.timeoutMargin { callIsSchedulingDependent = true }
+                if case let .freeze(w) = t.parked, w.deadline <= clock { markWoken(t) }
             }
         }
     }

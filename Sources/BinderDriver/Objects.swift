@@ -22,15 +22,11 @@ final class WorkList {
     var head: Work?
     weak var tail: Work?
     var isEmpty: Bool { head == nil }
-    /// Counts every change to the list; a woken thread that finds it changed before it ran
-    /// could have seen either state (see `BinderDriver.resume`).
-    var changes = 0
     /// `binder_enqueue_work_ilocked`
     func append(_ w: Work) {
         w.list = self; w.next = nil; w.prev = tail
         if let t = tail { t.next = w } else { head = w }
         tail = w
-        changes &+= 1
     }
     /// `binder_dequeue_work_head_ilocked`
     func popHead() -> Work? {
@@ -42,7 +38,6 @@ final class WorkList {
         if let p = w.prev { p.next = w.next } else { head = w.next }
         if let n = w.next { n.prev = w.prev } else { tail = w.prev }
         w.prev = nil; w.next = nil; w.list = nil
-        changes &+= 1
     }
 }
 
@@ -152,8 +147,6 @@ final class Thread {
     /// A signal arrived while parked; `signalRestarts`: its handler has `SA_RESTART`.
     var signalPending = false
     var signalRestarts = false
-    /// `changes` of the lists it reads, when it was woken.
-    var changesAtWake = 0
     /// `thread->waiting_thread_node`: links in `proc->waiting_threads` (`WaitingThreads`).
     var waitingNext: Thread?
     var waitingPrev: Thread?

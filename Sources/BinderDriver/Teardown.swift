@@ -29,7 +29,7 @@ extension BinderDriver {
 
     func tearDown() {
         ctxMgrNode = nil
-        wokenThreads = []; reparkedThreads = []; freezeWaiters = []
+        wokenThreads = []; freezeWaiters = []
         for p in allProcs {
             p.waitingThreads.removeAll()
             p.pollThreads = []

@@ -41,6 +41,9 @@ public final class ScenarioRunner {
             && processes[process].parked[thread] != nil
     }
 
+    /// Whether any thread of `process` is parked in the driver.
+    public func hasParkedThread(_ process: ProcessIndex) -> Bool { processes[process].hasParkedThread }
+
     /// Whether the process exited.
     public func hasExited(_ process: ProcessIndex) -> Bool { processes[process].exited }
 

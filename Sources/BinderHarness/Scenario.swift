@@ -94,8 +94,8 @@ public enum Action: Equatable, Sendable {
 }
 
 extension Action {
-    /// A signal to the thread or the exit of its process: these happen to a parked thread,
-    /// every other step needs the thread to be running.
+    /// A signal to the thread, the exit of its process, or time passing: these happen to a
+    /// parked thread; every other step needs the thread to be running.
     public var isProcessEvent: Bool {
         switch self {
         case .signal, .exit, .sleep: return true

@@ -1,4 +1,3 @@
-import BinderModel
 import BinderUAPI
 
 /// A user address after normalization: inside a process's binder mapping it is written as
@@ -124,14 +123,6 @@ public struct ThreadOutcome: Equatable, Sendable {
 }
 
 /// The normalized trace of a scenario on one backend: one outcome per step.
-extension Scenario {
-    /// How many leading steps have outcomes that do not depend on the kernel's scheduling of
-    /// woken threads, per the model; a comparison with a real kernel covers only these.
-    public var schedulingIndependentPrefix: Int {
-        ScenarioRunner.trace(self, on: BinderModel(processCount: processCount)).firstSchedulingDependentStep ?? steps.count
-    }
-}
-
 public struct Trace: Equatable, Sendable {
     public var backend: String
     public var outcomes: [StepOutcome]

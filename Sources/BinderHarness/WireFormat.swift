@@ -15,8 +15,6 @@ import BinderUAPI
 /// Decoders for every published version stay in this file.
 public enum WireFormat {
     public static let currentVersion = 2
-    /// The number of step tags of each version (tags are taken modulo this count).
-    static func stepTagCount(version: Int) -> UInt8 { version <= 1 ? 17 : 23 }
     public static let magic: [UInt8] = Array("BSCN".utf8)
 
     /// The bytes of a scenario; fails when it exceeds `ScenarioLimits.current`, naming the limit
@@ -44,17 +42,12 @@ public enum WireFormat {
             r.position = 4
             version = Int(min(r.varint(), 1 << 20))
         }
-        // Versions 1 and 2 differ in the step tags, the freeze timeout and the limits; unknown
-        // (future) versions fall back to the newest known decoder.
-        r.limits = version <= 1 ? .version1 : .current
-        return decodeSteps(&r, tagCount: stepTagCount(version: version))
-    }
-
-    static func decodeSteps(_ r: inout ByteReader, tagCount: UInt8) -> Scenario {
+        // Unknown (future) versions fall back to the newest known decoder.
+        r.version = min(version, currentVersion)
         let processCount = 1 + Int(r.byte()) % Scenario.maxProcesses
         var steps: [Step] = []
         while !r.atEnd, steps.count < 4096 {
-            steps.append(r.step(processCount: processCount, tagCount: tagCount))
+            steps.append(r.step(processCount: processCount))
         }
         return Scenario(processCount: processCount, steps: steps)
     }
@@ -200,8 +193,12 @@ struct ByteWriter {
 struct ByteReader {
     let bytes: [UInt8]
     var position = 0
-    /// Counts and sizes are clamped to these.
-    var limits = ScenarioLimits.current
+    /// The format version being read: versions 1 and 2 differ in the step tags, the freeze
+    /// timeout, and the limits that counts and sizes are clamped to.
+    var version = WireFormat.currentVersion
+    var limits: ScenarioLimits { version <= 1 ? .version1 : .current }
+    /// Step tags are taken modulo this count.
+    var stepTagCount: UInt8 { version <= 1 ? 17 : 23 }
     init(_ bytes: [UInt8]) { self.bytes = bytes }
     var atEnd: Bool { position >= bytes.count }
     var remaining: Int { max(0, bytes.count - position) }
@@ -236,8 +233,8 @@ struct ByteReader {
     }
     mutating func pointer() -> PointerSpec { PointerSpec(rawValue: byte() % 3)! }
 
-    mutating func step(processCount: Int, tagCount: UInt8) -> Step {
-        let tag = byte() % tagCount
+    mutating func step(processCount: Int) -> Step {
+        let tag = byte() % stepTagCount
         let who = byte()
         let process = Int(who & 0x0F) % processCount
         let thread = Int(who >> 4) % Scenario.maxThreads
@@ -257,7 +254,7 @@ struct ByteReader {
         case 11: action = .getExtendedError
         case 12: action = .nodeDebugInfo(ptr: varint())
         case 13: action = .nodeInfoForRef(handle: u32())
-        case 14: action = .freeze(target: Int(byte()), enable: u32(), timeoutMs: tagCount > 17 ? u32() : 0)
+        case 14: action = .freeze(target: Int(byte()), enable: u32(), timeoutMs: version >= 2 ? u32() : 0)
         case 15: action = .frozenInfo(target: Int(byte()))
         case 16: action = .rawIoctl(command: u32(), argument: [], pointer: pointer())
         case 17: action = .openBlocking

@@ -206,6 +206,12 @@ public final class KernelBackend: BinderBackend {
         waitForDeferredWork(flushedPids: [])
     }
 
+    /// Time passes for real. A freeze's `wait_event_interruptible_timeout` times out on a timer
+    /// tick; the extra 50 ms lets it fire and the thread return before the harness settles.
+    public func sleep(milliseconds: UInt32) {
+        usleep(useconds_t(milliseconds) * 1000 + 50_000)
+    }
+
     /// Asks every child with parked threads to settle them (each returns the ones that finished),
     /// in passes until one finds nothing new (at most 3): a wakeup may cross processes.
     public func takeCompletions() -> [ThreadCompletion] {

@@ -26,15 +26,16 @@ public struct KernelOracle {
         self.bzImage = bzImage; self.binary = binary; self.workDir = workDir
     }
 
-    /// The model's outcomes for a scenario.
-    public static func modelOutcomes(_ scenario: Scenario) -> [StepOutcome] {
-        ScenarioRunner.trace(scenario, on: BinderModel(processCount: scenario.processCount)).outcomes
+    /// The model's trace of a scenario: its outcomes, and the first step whose outcome may depend
+    /// on the kernel's scheduling (a comparison with a kernel stops before it).
+    public static func modelTrace(_ scenario: Scenario) -> Trace {
+        ScenarioRunner.trace(scenario, on: BinderModel(processCount: scenario.processCount))
     }
 
     /// Compares a kernel trace with the model's; the first differing step, if any. Steps from
     /// the first scheduling-dependent one on are not compared.
     public static func compare(_ scenario: Scenario, kernel: [StepOutcome]) -> Divergence? {
-        let trace = ScenarioRunner.trace(scenario, on: BinderModel(processCount: scenario.processCount))
+        let trace = modelTrace(scenario)
         let model = trace.outcomes
         let end = trace.firstSchedulingDependentStep ?? max(model.count, kernel.count)
         for i in 0..<end {

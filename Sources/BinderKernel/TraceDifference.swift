@@ -22,7 +22,7 @@ public struct TraceDifference {
     /// first scheduling-dependent one on (per the model) are not compared.
     public static func between(_ scenario: Scenario, _ a: [StepOutcome], _ b: [StepOutcome]) -> TraceDifference? {
         let end = min(a.count, b.count, scenario.steps.count)
-        let comparable = a == b ? end : min(end, scenario.schedulingIndependentPrefix)
+        let comparable = a == b ? end : min(end, KernelOracle.modelTrace(scenario).firstSchedulingDependentStep ?? end)
         for i in 0..<comparable where a[i] != b[i] {
             let sig = signature(scenario.steps[i], a[i], b[i], newThread: isThreadsFirstIoctl(scenario, i, a))
             return TraceDifference(stepIndex: i, signature: sig, left: a[i], right: b[i])

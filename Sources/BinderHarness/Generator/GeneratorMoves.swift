@@ -18,7 +18,7 @@ extension GenerationSession {
         let anyRefs = live.contains { !views[$0].refs.isEmpty }
         let anyPendingNode = live.contains { p in views[p].nodes.contains { $0.pendingStrongRef || $0.pendingWeakRef } }
         let anyDelivered = live.contains { !views[$0].deliveredDeathCookies.isEmpty }
-        let dead = (0..<processCount).filter { !procs[$0].open && !procs[$0].mapped && !procs[$0].exited }
+        let dead = (0..<processCount).filter { !procs[$0].open && !procs[$0].mapped && !runner.hasExited($0) }
         let dying = (0..<processCount).filter { procs[$0].dying && (procs[$0].open || procs[$0].mapped) }
 
         if cmExists, live.contains(where: { !views[$0].isContextManager }) { weights[.publish] = 7 }
@@ -37,8 +37,7 @@ extension GenerationSession {
             weights[.looper] = 2
             weights[.introspect] = 2
             weights[.freeze] = config.freezeWeight
-            let parked = live.contains { p in (0..<procs[p].threadCount).contains { runner.isParked(p, $0) } }
-            weights[.blocking] = config.blockingWeight * (parked ? 2 : 1)
+            weights[.blocking] = config.blockingWeight * (live.contains(where: runner.hasParkedThread) ? 2 : 1)
         }
         let moves = Move.allCases.filter { (weights[$0] ?? 0) > 0 }
         guard !moves.isEmpty else { return }
@@ -346,7 +345,7 @@ extension GenerationSession {
     }
 
     func finishKill(_ dying: [ProcessIndex]) {
-        if let p = dying.first(where: { p in (0..<Scenario.maxThreads).contains { runner.isParked(p, $0) } }) {
+        if let p = dying.first(where: runner.hasParkedThread) {
             emit(p, 0, .exit)
             return
         }

@@ -68,8 +68,6 @@ final class GenerationSession {
         var dying = false
         var frozen = false
         var pages: UInt32 = 16
-        /// The process exited (it runs no more steps).
-        var exited = false
         /// BR_SPAWN_LOOPER requests not yet answered with BC_REGISTER_LOOPER.
         var spawnRequests = 0
     }
@@ -126,7 +124,7 @@ final class GenerationSession {
     func emit(_ p: ProcessIndex, _ t: ThreadIndex, _ action: Action) -> StepOutcome {
         if runner.hasExited(p) { return .skip("exited") }
         if !action.isProcessEvent, runner.isParked(p, t) { return .skip("thread parked") }
-        if action == .close, (0..<Scenario.maxThreads).contains(where: { runner.isParked(p, $0) }) { return .skip("threads parked") }
+        if action == .close, runner.hasParkedThread(p) { return .skip("threads parked") }
         switch action {
         case .open, .openBlocking, .mmap, .munmap, .close, .version, .signal, .exit, .flushDuplicate, .sleep: break
         default:
@@ -191,7 +189,6 @@ final class GenerationSession {
             procs[p].open = false
             procs[p].mapped = false
             procs[p].dying = false
-            procs[p].exited = true
         case .signal, .flushDuplicate, .sleep:
             break
         case .threadExit:
