@@ -215,8 +215,8 @@ public enum ComparisonReport {
     }
 
     /// Replaces, in a rendered report, the minimal scenario (heading, step count, scenario and
-    /// traces) of every class of `section` that is confirmed on every run and smaller than the
-    /// report's. Class sizes and analyses stay. Returns the new text and the refined keys.
+    /// traces) of every class of `section` that is confirmed on every run and no larger than the
+    /// report's (an equal one still renews the headline and traces). Class sizes and analyses stay. Returns the new text and the refined keys.
     public static func refine(_ report: String, with section: Section) -> (text: String, refined: [String]) {
         var lines = report.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var refined: [String] = []
@@ -228,7 +228,7 @@ public enum ComparisonReport {
                   let heading = lines[top..<sig].lastIndex(where: { $0.hasPrefix("### ") }),
                   let minimal = lines[sig..<end].firstIndex(where: { $0.hasPrefix("- minimal scenario: ") }),
                   let old = Int(lines[minimal].dropFirst("- minimal scenario: ".count).prefix { $0.isNumber }),
-                  c.minimal.steps.count < old,
+                  c.minimal.steps.count <= old,
                   let analysis = lines[minimal..<end].firstIndex(where: { $0.hasPrefix("<!-- analysis ") }) else { continue }
             let number = Int(lines[heading].dropFirst(4).prefix { $0.isNumber }) ?? 0
             // Everything from the heading up to the analysis block, keeping the report's count line.

@@ -208,6 +208,8 @@ extension Kernel {
         var saveMinimal: String?
         @Option(help: "Instead of writing a new report, put every smaller confirmed minimal scenario into this existing report.")
         var refine: String?
+        @Option(help: "Title of the first comparison's report section (default: LEFT vs RIGHT); --refine finds the section by it.")
+        var title: String?
 
         func side(_ name: String) throws -> ComparisonSide {
             switch name {
@@ -303,7 +305,8 @@ extension Kernel {
                 for (n, c) in r.classes.enumerated() {
                     print("  \(n + 1). [\(c.count) scenarios, minimal \(c.minimal.steps.count) steps, \(c.confirmations)/\(c.confirmationRuns)] \(c.signature)")
                 }
-                var section = ComparisonReport.Section(title: "\(a.shortName) vs \(b.shortName)", left: a, right: b, classes: r.classes,
+                let defaultTitle = "\(a.shortName) vs \(b.shortName)"
+                var section = ComparisonReport.Section(title: sections.isEmpty ? title ?? defaultTitle : defaultTitle, left: a, right: b, classes: r.classes,
                                                        compared: r.compared, missing: r.missing, scenarioCounts: counts)
                 section.leftReach = reach(r.leftTraces)
                 section.rightReach = reach(r.rightTraces)
@@ -345,7 +348,7 @@ extension Kernel {
                 }
                 text = ComparisonReport.noteRefinement(text, "Refined by `binder-check kernel compare "
                     + CommandLine.arguments.dropFirst(3).joined(separator: " ") + "` in \(formatSeconds(monotonicSeconds() - start)): "
-                    + "\(refined) class(es) got a smaller minimal scenario.")
+                    + "\(refined) class(es) got a confirmed minimal scenario no larger than before.")
                 CorpusFiles.writeText(refine, text)
                 if incomplete { throw ExitCode(1) }
                 return
