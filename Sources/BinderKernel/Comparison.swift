@@ -82,6 +82,12 @@ public struct Comparison {
     public var maxShrinkRounds = 30
     public var candidatesPerClass = 120
     public var targetSteps = 12
+    /// A class whose minimal scenario has at most this many steps gets no more candidates
+    /// (0: every class shrinks to a local minimum).
+    public var stopAtSteps = 0
+    /// Called after every shrink round with each class whose minimal scenario got smaller, so
+    /// that a long run that is stopped keeps its progress.
+    public var checkpoint: ((_ signature: String, _ minimal: Scenario) -> Void)?
 
     public init(left: SideRunner, right: SideRunner, log: @escaping (String) -> Void) {
         self.left = left; self.right = right; self.log = log
@@ -165,6 +171,7 @@ public struct Comparison {
         for round in 0..<maxShrinkRounds {
             var batch: [(sig: String, candidate: Scenario, removed: Range<Int>?)] = []
             for sig in order where !stalled.contains(sig) {
+                if current[sig]!.steps.count <= stopAtSteps { stalled.insert(sig); continue }
                 for m in merged[sig] ?? [] { batch.append((sig, m, nil)) }
                 let all = ShrinkMoves.candidates(current[sig]!)
                 let start = window[sig, default: 0]
@@ -194,6 +201,7 @@ public struct Comparison {
                     }
                 }
             }
+            for sig in order where current[sig]! != before[sig]! { checkpoint?(sig, current[sig]!) }
             for sig in order where !stalled.contains(sig) {
                 if current[sig]! != before[sig]! || merged[sig] != nil { window[sig] = 0 } else { window[sig, default: 0] += candidatesPerClass }
             }

@@ -208,6 +208,8 @@ extension Kernel {
         var saveMinimal: String?
         @Option(help: "Instead of writing a new report, put every smaller confirmed minimal scenario into this existing report.")
         var refine: String?
+        @Option(help: "Stop shrinking a class once its minimal scenario has at most this many steps (0: shrink to a local minimum).")
+        var stopAtSteps: Int = 0
         @Option(help: "Title of the first comparison's report section (default: LEFT vs RIGHT); --refine finds the section by it.")
         var title: String?
 
@@ -274,6 +276,7 @@ extension Kernel {
             var incomplete = false
             for (a, b) in resolved {
                 let t = monotonicSeconds()
+                let defaultTitle = "\(a.shortName) vs \(b.shortName)"
                 print("== \(a) vs \(b): \(named.count) scenarios")
                 flushOutput()
                 var lr = SideRunner(side: a, binary: binary, workDir: work, log: { print($0); flushOutput() })
@@ -282,6 +285,18 @@ extension Kernel {
                 var cmp = Comparison(left: lr, right: rr, log: { print($0); flushOutput() })
                 cmp.maxShrinkRounds = shrinkRounds
                 cmp.candidatesPerClass = candidates
+                cmp.stopAtSteps = stopAtSteps
+                if let dir = saveMinimal {
+                    // Each round's progress is saved, so a run that is stopped keeps it.
+                    CorpusFiles.makeDirectory(dir)
+                    let scope = sections.isEmpty ? nil : defaultTitle
+                    cmp.checkpoint = { sig, minimal in
+                        let name = ComparisonReport.analysisKey(ComparisonReport.key(sig), scope: scope)
+                        if let bytes = try? WireFormat.encode(minimal) {
+                            CorpusFiles.write("\(dir)/\(name.split(separator: " ").joined(separator: "-")).bscn", bytes)
+                        }
+                    }
+                }
                 let scenarios = named.map(\.scenario)
                 // Sides not run yet run at the same time, each timed on its own.
                 let pending = [(a, lr), (b, rr)].filter { traceCache[$0.0.description] == nil }
@@ -305,7 +320,6 @@ extension Kernel {
                 for (n, c) in r.classes.enumerated() {
                     print("  \(n + 1). [\(c.count) scenarios, minimal \(c.minimal.steps.count) steps, \(c.confirmations)/\(c.confirmationRuns)] \(c.signature)")
                 }
-                let defaultTitle = "\(a.shortName) vs \(b.shortName)"
                 var section = ComparisonReport.Section(title: sections.isEmpty ? title ?? defaultTitle : defaultTitle, left: a, right: b, classes: r.classes,
                                                        compared: r.compared, missing: r.missing, scenarioCounts: counts)
                 section.leftReach = reach(r.leftTraces)
