@@ -1,11 +1,19 @@
 import BinderUAPI
 
-/// Simulated OS process: scratch memory plus its binder fd/mapping state.
+/// Simulated OS process: scratch memory, its fd table, and its binder fd/mapping state.
 final class SimProcess {
     var scratch: [UInt8]
+    var fds = FdTable()
+    /// The fd of the current proc's binder file, while open.
+    var binderFd: Int32?
+    var fdOpen: Bool { binderFd != nil }
+    /// The current proc: the one the last `open` made, until it is released (it outlives its fd
+    /// and mapping while another holder of its file, such as a received copy, remains).
     var proc: Proc?
-    var fdOpen = false
     var mapped = false
+    /// This process's procs that are not released yet, in open order (`binder_procs` entries
+    /// with its pid): an earlier proc kept alive by a copy of its file, then `proc`.
+    var openProcs: [Proc] = []
     init() { scratch = [UInt8](repeating: 0, count: UserMemoryLayout.scratchSize) }
 }
 
@@ -34,6 +42,13 @@ public final class BinderDriver: BinderBackend {
     var clock: UInt64 = 0
     /// Threads parked in a freeze wait (may hold stale entries; see `freezeWaiterThreads`).
     var freezeWaiters: [Thread] = []
+    /// Files made by `newFile` so far: the next one's index.
+    var filesCreated = 0
+    /// Final `fput`s queued as task work by `binder_deferred_fd_close`, run when the call returns.
+    var pendingFputs: [OpenFile] = []
+    /// Procs released during the current call; their arenas go when it returns (a release may
+    /// happen in the middle of an operation on the proc's buffers).
+    var releasedProcs: [Proc] = []
 
     public init(processCount: Int) {
         procs = (0..<max(0, processCount)).map { _ in SimProcess() }
@@ -149,11 +164,17 @@ public final class BinderDriver: BinderBackend {
 
     func openProcess(_ process: ProcessIndex, blocking: Bool) -> Int32 {
         let sp = procs[process]
+        // `do_sys_openat2` reserves the fd before `binder_open` runs.
+        guard let fd = sp.fds.reserve() else { return -Errno.EMFILE.rawValue }
         let p = Proc(index: process, pid: pid(of: process))
         p.nonBlocking = !blocking
         allProcs.append(p)
+        let file = OpenFile(.binder(p))
+        p.file = file
+        sp.fds.install(file, at: fd)
+        sp.binderFd = fd
         sp.proc = p
-        sp.fdOpen = true
+        sp.openProcs.append(p)
         sp.mapped = false
         return 0
     }
@@ -173,10 +194,12 @@ public final class BinderDriver: BinderBackend {
         p.alloc.mmap(size: size)
         p.mapBase = 0x7000_0000_0000 &+ (UInt64(UInt32(truncatingIfNeeded: process)) << 32)
         sp.mapped = true
+        p.file?.count += 1  // the vma's `vm_file`
         return .mapped(p.mapBase)
     }
 
-    /// vma close (`binder_vma_close` → `binder_alloc_vma_close`), then maybe `binder_release`.
+    /// vma close (`binder_vma_close` → `binder_alloc_vma_close`), then the vma's file reference
+    /// goes (`binder_release` when it was the last).
     public func munmap(_ process: ProcessIndex) -> Int32 {
         call { unmapProcess(process) }
     }
@@ -187,30 +210,30 @@ public final class BinderDriver: BinderBackend {
         guard let p = sp.proc, sp.mapped else { return 0 }
         sp.mapped = false
         p.alloc.mapped = false
-        if !sp.fdOpen { release(sp) }
+        if let f = p.file { fput(f) }
         return 0
     }
 
-    /// `binder_flush` then maybe `binder_release`.
+    /// `close` of the binder fd: `binder_flush`, then `binder_release` when nothing else (the
+    /// mapping, a received copy of the fd, a queued fixup) holds the file.
     public func close(_ process: ProcessIndex) -> Int32 {
         call { closeProcess(process) }
     }
 
     @discardableResult
     func closeProcess(_ process: ProcessIndex) -> Int32 {
-        let sp = procs[process]
-        guard let p = sp.proc, sp.fdOpen else { return 0 }
-        sp.fdOpen = false
-        flush(p)
-        if !sp.mapped { release(sp) }
+        if let fd = procs[process].binderFd { closeFile(process, fd) }
         return 0
     }
 
-    func release(_ sp: SimProcess) {
-        guard let p = sp.proc else { return }
+    /// `binder_release` → `binder_deferred_release` (run at once) when the last reference of the
+    /// proc's file went. Its process may have opened the device again since: that proc stays.
+    func release(_ p: Proc) {
+        let sp = procs[p.index]
+        if sp.proc === p { sp.proc = nil; sp.mapped = false }
+        if let i = sp.openProcs.firstIndex(where: { $0 === p }) { sp.openProcs.remove(at: i) }
         deferredRelease(p)
-        sp.proc = nil
-        p.alloc.arena = []
+        releasedProcs.append(p)
     }
 
     // MARK: ioctl
@@ -221,7 +244,7 @@ public final class BinderDriver: BinderBackend {
     }
 
     func ioctlCall(_ process: ProcessIndex, thread tIndex: ThreadIndex, command: UInt32, argument: UInt64) -> Int32 {
-        guard let p = procs[process].proc else { return -Errno.EBADF.rawValue }
+        guard let p = procs[process].proc, procs[process].fdOpen else { return -Errno.EBADF.rawValue }
         let t = getThread(p, tIndex)
         var ret: Int32 = 0
         switch command {
@@ -316,13 +339,15 @@ public final class BinderDriver: BinderBackend {
         return putBytes(p, arg, o) ? 0 : -Errno.EFAULT.rawValue
     }
 
+    /// The unreleased procs with `pid`, in open order (the `binder_procs` walk).
     func liveProcs(pid: UInt32) -> [Proc] {
-        procs.compactMap { $0.proc }.filter { UInt32(bitPattern: $0.pid) == pid }
+        procs.flatMap { sp in sp.openProcs.filter { UInt32(bitPattern: $0.pid) == pid } }
     }
 
-    /// BINDER_FREEZE: `binder_ioctl_freeze` for each proc with the pid (at most one, since a
-    /// process has one proc at a time). Returns `BinderCall.parked` when the caller waits for the
-    /// target's transactions to drain (`freezeProc`).
+    /// BINDER_FREEZE: `binder_ioctl_freeze` for each unreleased proc with the pid (more than one
+    /// when an earlier proc of the process is kept alive by a copy of its file). Returns
+    /// `BinderCall.parked` when the caller waits for the target's transactions to drain
+    /// (`freezeProc`).
     func freezeIoctl(_ p: Proc, _ t: Thread, _ arg: UInt64) -> Int32 {
         guard let b = getBytes(p, arg, 12) else { return -Errno.EFAULT.rawValue }
         let targets = liveProcs(pid: b.le32(at: 0))
@@ -716,6 +741,10 @@ public final class BinderDriver: BinderBackend {
     }
 
     /// The BINDER_WORK_TRANSACTION part of `binder_thread_read`. Returns <0 errno, 0 = stop, 1 = continue.
+    /// When the reader cannot take the transaction's fds (`binder_apply_fd_fixups` fails), the
+    /// transaction is cleaned up with BR_FAILED_REPLY (a sync call's sender gets it) and its
+    /// buffer freed as a failure; a reply's reader gets BR_FAILED_REPLY and stops, a call's
+    /// reader goes on with its next work.
     func emitTransaction(_ p: Proc, _ t: Thread, _ tr: Transaction, _ ptr: inout UInt64) -> Int32 {
         let blk = tr.buffer
         let alloc = p.alloc
@@ -725,8 +754,18 @@ public final class BinderDriver: BinderBackend {
         var cmd: UInt32
         if let n = node { d.appendLE64(n.ptr); d.appendLE64(n.cookie); cmd = BinderReturn.transaction.rawValue }
         else { d.appendLE64(0); d.appendLE64(0); cmd = BinderReturn.reply.rawValue }
+        if !applyFdFixups(p, tr) {
+            alloc.txn[Int(blk)] = nil
+            cleanupTransaction(tr, BinderReturn.failedReply.rawValue)
+            freeBuf(p, blk, isFailure: true, closer: t)
+            tr.buffer = -1  // the transaction is gone; its block may be reused
+            guard cmd == BinderReturn.reply.rawValue else { return 1 }
+            if !putU32(p, ptr, BinderReturn.failedReply.rawValue) { return -Errno.EFAULT.rawValue }
+            ptr &+= 4
+            return 0
+        }
         d.appendLE32(tr.code); d.appendLE32(tr.flags)
-        d.appendLE32(UInt32(bitPattern: tr.from?.proc.pid ?? 0))
+        d.appendLE32(UInt32(bitPattern: tr.from.map { $0.proc.taskExited ? 0 : $0.proc.pid } ?? 0))
         d.appendLE32(0)
         let b = alloc.blocks[Int(blk)]
         d.appendLE64(b.dataSize); d.appendLE64(b.offsetsSize)
@@ -764,6 +803,7 @@ public final class BinderDriver: BinderBackend {
             if tp.outstandingTxns == 0 && tp.isFrozen && !freezeWaiters.isEmpty { wakeUpFreezeWaiters(tp) }
             if t.buffer >= 0, let bp = t.bufProc { bp.alloc.txn[Int(t.buffer)] = nil }
         }
+        freeFdFixups(t)
     }
     /// `binder_pop_transaction_ilocked`
     func popTransaction(_ th: Thread, _ t: Transaction) {

@@ -67,9 +67,12 @@ final class WaitingThreads {
 /// alone (`BinderModel.lastCallIsSchedulingDependent`); the driver reports the protocol's
 /// default, false, and keeps no bookkeeping for it.
 extension BinderDriver {
-    /// Runs one backend call, then the threads it woke (FIFO, including threads woken by them).
+    /// Runs one backend call, its task work (the final `fput`s of deferred fd closes) on the way
+    /// back to user space, then the threads it woke (FIFO, including threads woken by them).
+    /// Procs released in the call drop their arenas at the end.
     func call<R>(_ body: () -> R) -> R {
         let result = body()
+        if !pendingFputs.isEmpty { runTaskWork() }
         var next = 0
         while next < wokenThreads.count {
             let t = wokenThreads[next]
@@ -77,6 +80,10 @@ extension BinderDriver {
             resume(t)
         }
         wokenThreads.removeAll(keepingCapacity: true)
+        if !releasedProcs.isEmpty {
+            for p in releasedProcs { p.alloc.arena = [] }
+            releasedProcs.removeAll()
+        }
         return result
     }
 
@@ -278,19 +285,25 @@ extension BinderDriver {
         }
     }
 
-    /// `close` of a duplicate fd: `binder_flush` alone.
+    /// `dup` of the binder fd (it needs a free fd below the limit, else -EMFILE), then `close`
+    /// of the copy: `binder_flush` alone.
     public func flushDuplicate(_ process: ProcessIndex) -> Int32 {
-        call {
-            if procs.indices.contains(process), let p = procs[process].proc, procs[process].fdOpen { flush(p) }
+        guard procs.indices.contains(process) else { return -Errno.EBADF.rawValue }
+        return call {
+            let sp = procs[process]
+            guard sp.fds.lowestFree() != nil else { return -Errno.EMFILE.rawValue }
+            if let p = sp.proc, sp.fdOpen { flush(p) }
             return 0
         }
     }
 
     /// Process exit: every parked thread is interrupted for good (nothing it does is visible:
-    /// the process is gone), then `exit_mm` drops the mapping and `exit_files` the fd.
+    /// the process is gone), then `exit_mm` drops the mapping and `exit_files` closes every fd
+    /// in increasing order (a received binder fd flushes, and maybe releases, its proc).
     public func exit(_ process: ProcessIndex) {
         guard procs.indices.contains(process) else { return }
         call {
+            for p in procs[process].openProcs { p.taskExited = true }
             if let p = procs[process].proc {
                 for k in p.threads.keys.sorted() {
                     guard let t = p.threads[k], t.parked != nil else { continue }
@@ -308,7 +321,7 @@ extension BinderDriver {
                 wokenThreads.removeAll { $0.proc === p }
             }
             unmapProcess(process)
-            closeProcess(process)
+            exitFiles(process)
         }
     }
 }

@@ -32,7 +32,7 @@ extension BinderDriver {
             if n.internalStrongRefs != strongRefs { return "node \(n.ptr) internal strong \(n.internalStrongRefs) != \(strongRefs)" }
             for r in n.refs where r.node !== n || r.proc.refsByDesc[r.desc] !== r { return "node ref list inconsistent" }
         }
-        return nil
+        return checkFiles()
     }
 
     /// `waiting_threads` is a consistent list of this proc's threads asleep in a read for proc

@@ -23,6 +23,9 @@ public enum DriverMutants {
         ("flush-wakes-nobody", "a flush sets looper_need_return but does not wake threads parked in a read"),
         ("no-poll-wakeup", "proc work with no parked reader does not wake polling threads"),
         ("node-work-no-wakeup", "node work queued on the proc todo (BR_RELEASE/BR_DECREFS) wakes no parked thread"),
+        ("reply-fds-always-accepted", "an FD object in a reply is accepted without the call's TF_ACCEPT_FDS"),
+        ("fda-fds-stay-open", "BC_FREE_BUFFER does not close the fds of the buffer's FDA arrays"),
+        ("fd-fixup-keeps-partial", "when the reader runs out of fds, the fds reserved so far stay installed"),
     ]
 }
 
@@ -52,6 +55,9 @@ enum Mutant: String {
     case flushWakesNobody = "flush-wakes-nobody"
     case noPollWakeup = "no-poll-wakeup"
     case nodeWorkNoWakeup = "node-work-no-wakeup"
+    case replyFdsAlwaysAccepted = "reply-fds-always-accepted"
+    case fdaFdsStayOpen = "fda-fds-stay-open"
+    case fdFixupKeepsPartial = "fd-fixup-keeps-partial"
 
     static let active: Mutant = {
         guard let v = getenv("BINDER_MUTANT") else { return .none }

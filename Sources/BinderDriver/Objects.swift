@@ -119,6 +119,8 @@ final class Transaction: Work {
     var code: UInt32 = 0
     var flags: UInt32 = 0
     var securityCtx: UInt64 = 0
+    /// `fd_fixups`: files for the receiver, in translation order (applied when it reads).
+    var fdFixups: [FdFixup] = []
     init() { super.init(.transaction) }
 }
 
@@ -161,6 +163,8 @@ final class Thread {
 final class Proc {
     let index: Int
     let pid: Int32
+    /// Its process exited (`task_tgid_nr_ns` of a reaped task is 0).
+    var taskExited = false
     var threads: [Int: Thread] = [:]
     var nodes: [UInt64: Node] = [:]
     var refsByDesc: [UInt32: Ref] = [:]
@@ -190,6 +194,8 @@ final class Proc {
     var pollThreads: [Thread] = []
     let alloc = Allocator()
     var mapBase: UInt64 = 0
+    /// The binder file `binder_open` made for this proc (fds, the mapping and fixups hold it).
+    var file: OpenFile?
     init(index: Int, pid: Int32) { self.index = index; self.pid = pid }
 
     /// `dbitmap_acquire_next_zero_bit`: lowest clear bit >= offset, set it.

@@ -161,23 +161,27 @@ extension BinderDriver {
         guard off < UInt64(p.alloc.bufferSize), let b = p.alloc.allocated[Int(off)] else { return }
         if !p.alloc.blocks[Int(b)].allowUserFree { return }
         p.alloc.blocks[Int(b)].allowUserFree = false
-        freeBuf(p, b, isFailure: false)
+        freeBuf(p, b, isFailure: false, closer: th)
     }
 
-    /// `binder_free_buf`
-    func freeBuf(_ p: Proc, _ b: Int32, isFailure: Bool) {
+    /// `binder_free_buf`. `closer` is the thread freeing the buffer: an FDA's fds close in its
+    /// process.
+    func freeBuf(_ p: Proc, _ b: Int32, isFailure: Bool, closer: Thread?) {
         if let t = p.alloc.txn[Int(b)] { t.buffer = -1; p.alloc.txn[Int(b)] = nil }
         if p.alloc.blocks[Int(b)].async, let n = p.alloc.targetNode[Int(b)] {
             if let w = n.asyncTodo.popHead() { enqueueProcWork(w, p) } else { n.hasAsyncTransaction = false }
         }
         let blk = p.alloc.blocks[Int(b)]
         let offEnd = ((blk.dataSize &+ 7) & ~7) &+ blk.offsetsSize
-        bufferRelease(p, b, offEnd: offEnd, isFailure: isFailure)
+        bufferRelease(p, b, offEnd: offEnd, isFailure: isFailure, closer: closer)
         p.alloc.freeBuf(b)
     }
 
-    /// `binder_transaction_buffer_release` (objects are read back from the target buffer).
-    func bufferRelease(_ p: Proc, _ b: Int32, offEnd: UInt64, isFailure: Bool) {
+    /// `binder_transaction_buffer_release` (objects are read back from the target buffer). An FD
+    /// object's fd belongs to the receiver and stays; an FDA's fds belong to the buffer and are
+    /// closed in `closer`'s process, unless `isFailure` (they were never installed) or there is
+    /// no freeing thread.
+    func bufferRelease(_ p: Proc, _ b: Int32, offEnd: UInt64, isFailure: Bool, closer: Thread?) {
         if let n = p.alloc.targetNode[Int(b)] { decNode(n, strong: true, internal: false) }
         let dataSize = p.alloc.blocks[Int(b)].dataSize
         let offStart = (dataSize &+ 7) & ~7
@@ -195,6 +199,9 @@ extension BinderDriver {
                 putNode(n)
             case BinderObjectType.handle.rawValue, BinderObjectType.weakHandle.rawValue:
                 _ = updateRefForHandle(p, obj.le32(at: 8), increment: false, strong: type == BinderObjectType.handle.rawValue)
+            case BinderObjectType.fda.rawValue:
+                guard !isFailure, let closer else { break }
+                closeFDArray(p, b, obj, offStart: offStart, numValid: (bo - offStart) / 8, closer: closer)
             default:
                 break
             }

@@ -1,7 +1,8 @@
 /// Breaking the driver's reference cycles when it is released.
 ///
 /// The object graph mirrors the kernel's pointer structure and is full of strong cycles:
-/// proc <-> thread / node / ref, node <-> ref, transaction <-> thread (from / to / stacks),
+/// proc <-> thread / node / ref, node <-> ref, proc <-> its binder file (`Proc.file`; fd tables
+/// and transactions' fd fixups hold files too), transaction <-> thread (from / to / stacks),
 /// allocator -> transaction -> bufProc, the intrusive doubly linked work lists
 /// (`Work.prev`/`next`) and `waiting_threads` (`Thread.waitingNext`/`waitingPrev`, plus the
 /// proc's `pollThreads`). Objects also outlive their proc (dead nodes kept by refs, transactions
@@ -30,7 +31,9 @@ extension BinderDriver {
     func tearDown() {
         ctxMgrNode = nil
         wokenThreads = []; freezeWaiters = []
+        pendingFputs = []; releasedProcs = []
         for p in allProcs {
+            p.file = nil  // file <-> proc
             p.waitingThreads.removeAll()
             p.pollThreads = []
             BinderDriver.unlinkAll(p.todo)
@@ -64,6 +67,7 @@ extension BinderDriver {
             t.toProc = nil
             t.toThread = nil
             t.bufProc = nil
+            t.fdFixups = []
             t.prev = nil; t.next = nil
         }
         allProcs = []; allThreads = []; allNodes = []; allTransactions = []

@@ -138,7 +138,8 @@ extension BinderDriver {
 
         /// the error path after the buffer exists (err_translate_failed ... err_copy_data_failed)
         func failWithBuffer(_ rel: UInt64) {
-            bufferRelease(tproc, blk, offEnd: rel, isFailure: true)
+            freeFdFixups(t)
+            bufferRelease(tproc, blk, offEnd: rel, isFailure: true, closer: nil)
             if let n = targetNode { putNode(n) }
             targetNode = nil
             alloc.txn[Int(blk)] = nil
@@ -187,7 +188,9 @@ extension BinderDriver {
             case BinderObjectType.handle.rawValue, BinderObjectType.weakHandle.rawValue:
                 ret = translateHandle(&obj, proc, tproc)
             case BinderObjectType.fd.rawValue:
-                ret = translateFD(inReplyTo: inReplyTo, targetNode: targetNode)
+                // Copied with `pad_binder` (the fd and the 4 bytes after it) zeroed; the
+                // receiver's fd number lands in the slot when it reads.
+                ret = translateFD(obj.le32(at: 8), offset: objOff &+ 8, t, sender: proc, inReplyTo: inReplyTo, targetNode: targetNode)
                 obj.putLE64(0, at: 8)
             case BinderObjectType.fda.rawValue:
                 let numValid = (bufferOffset - offStart) / 8
@@ -202,7 +205,7 @@ extension BinderDriver {
                 guard ubuf != 0, let uparent = getObject(tproc, blk, sender: (proc, ubuf), parentOff), uparent.count == 40 else {
                     returnError = FAILED; param = -Errno.EINVAL.rawValue; failWithBuffer(bufferOffset); return
                 }
-                ret = translateFDArray(&pfs, obj, parent: parent, senderParent: uparent, userData: userData, sender: proc, inReplyTo: inReplyTo, targetNode: targetNode)
+                ret = translateFDArray(&pfs, obj, parent: parent, senderParent: uparent, userData: userData, t, sender: proc, inReplyTo: inReplyTo, targetNode: targetNode)
                 if ret > 0 { ret = -Errno.EINVAL.rawValue }
                 if ret == 0 {
                     lastFixupObj = parentOff
@@ -316,12 +319,15 @@ extension BinderDriver {
         // binder_wakeup_thread_ilocked(proc, thread, !oneway)
         if !pendingAsync { wakeUp(proc, thread) }
         proc.outstandingTxns += 1
+        // The superseded transaction's files go, and its buffer is released (as a failure: its
+        // fds were never installed) and freed directly, so the node's async queue stays put.
         if let o = outdated, o.buffer >= 0 {
             let b = o.buffer
             o.buffer = -1
             proc.alloc.txn[Int(b)] = nil
+            freeFdFixups(o)
             let blk = proc.alloc.blocks[Int(b)]
-            bufferRelease(proc, b, offEnd: ((blk.dataSize &+ 7) & ~7) &+ blk.offsetsSize, isFailure: false)
+            bufferRelease(proc, b, offEnd: ((blk.dataSize &+ 7) & ~7) &+ blk.offsetsSize, isFailure: true, closer: nil)
             proc.alloc.freeBuf(b)
         }
         return oneway && frozen ? BinderReturn.transactionPendingFrozen.rawValue : 0
@@ -380,18 +386,12 @@ extension BinderDriver {
         return ret
     }
 
-    /// `binder_translate_fd`: simulated processes have no passable files.
-    func translateFD(inReplyTo: Transaction?, targetNode: Node?) -> Int32 {
-        let allowed: Bool
-        if let irt = inReplyTo { allowed = irt.flags & TransactionFlags.acceptFDs != 0 }
-        else { allowed = targetNode?.acceptFDs ?? false }
-        if !allowed { return -Errno.EPERM.rawValue }
-        return -Errno.EBADF.rawValue
-    }
-
-    /// `binder_translate_fd_array`
+    /// `binder_translate_fd_array`: the slots in the parent's blob are skipped by the deferred
+    /// copy (`binder_add_fixup` with `skip`); each fd is read from the sender's array in turn
+    /// (a fault is -EINVAL) and translated (`translateFD`, in Files.swift). Fds translated before
+    /// a failure stay queued for the error path to put.
     func translateFDArray(_ pfs: inout [PtrFixup], _ fda: [UInt8], parent: [UInt8], senderParent: [UInt8], userData: UInt64,
-                          sender: Proc, inReplyTo: Transaction?, targetNode: Node?) -> Int32 {
+                          _ t: Transaction, sender: Proc, inReplyTo: Transaction?, targetNode: Node?) -> Int32 {
         let num = fda.le64(at: 8)
         if num == 0 { return 0 }
         let (fdBuf, ov) = num.multipliedReportingOverflow(by: 4)
@@ -402,9 +402,14 @@ extension BinderDriver {
         let senderBase = senderParent.le64(at: 8) &+ poff
         if fdaOffset % 4 != 0 || senderBase % 4 != 0 { return -Errno.EINVAL.rawValue }
         addFixup(&pfs, PtrFixup(offset: fdaOffset, data: 0, skip: fdBuf))
-        // first fd: read it, then translate (always fails: no passable files)
-        if getU32(sender, senderBase) == nil { return -Errno.EINVAL.rawValue }
-        return translateFD(inReplyTo: inReplyTo, targetNode: targetNode)
+        var i: UInt64 = 0
+        while i < num {
+            guard let fd = getU32(sender, senderBase &+ 4 &* i) else { return -Errno.EINVAL.rawValue }
+            let r = translateFD(fd, offset: fdaOffset &+ 4 &* i, t, sender: sender, inReplyTo: inReplyTo, targetNode: targetNode)
+            if r != 0 { return r }
+            i += 1
+        }
+        return 0
     }
 
     /// `binder_add_fixup`: keep sorted by offset.

@@ -1,7 +1,7 @@
 import BinderUAPI
 
 /// Encodes a step's BC commands into write-buffer bytes and places transaction payloads in
-/// scratch memory. Symbolic buffer references are resolved against the runner's state.
+/// scratch memory. Symbolic buffer and fd references are resolved against the runner's state.
 ///
 /// A scenario within `ScenarioLimits.current` is encoded whole. Past the scratch regions (only
 /// decoded fuzzer bytes get there; `ScenarioLimits.check` rejects such scenarios elsewhere) the
@@ -16,19 +16,19 @@ struct CommandEncoder {
     private var payloadCursor: UInt64 = ScratchLayout.payload
     private let payloadEnd = ScratchLayout.payload + UInt64(ScratchLayout.payloadCapacity)
 
-    mutating func encode(_ commands: [Command], resolve: (BufferRef) -> UInt64) {
+    mutating func encode(_ commands: [Command], resolve: (BufferRef) -> UInt64, resolveFd: (FdRef) -> Int32 = { _ in 0 }) {
         for command in commands {
             let before = writeBytes.count
-            encode(command, resolve: resolve)
+            encode(command, resolve: resolve, resolveFd: resolveFd)
             if writeBytes.count > ScratchLayout.writeCapacity { writeBytes.removeSubrange(before...); break }
         }
     }
 
-    private mutating func encode(_ command: Command, resolve: (BufferRef) -> UInt64) {
+    private mutating func encode(_ command: Command, resolve: (BufferRef) -> UInt64, resolveFd: (FdRef) -> Int32) {
         func code(_ c: BinderCommand) { writeBytes.appendLE32(c.rawValue) }
         switch command {
-        case let .transaction(t): encodeTransaction(t, reply: false)
-        case let .reply(t): encodeTransaction(t, reply: true)
+        case let .transaction(t): encodeTransaction(t, reply: false, resolveFd: resolveFd)
+        case let .reply(t): encodeTransaction(t, reply: true, resolveFd: resolveFd)
         case let .freeBuffer(ref): code(.freeBuffer); writeBytes.appendLE64(resolve(ref))
         case let .increfs(h): code(.increfs); writeBytes.appendLE32(h)
         case let .acquire(h): code(.acquire); writeBytes.appendLE32(h)
@@ -57,10 +57,12 @@ struct CommandEncoder {
         return start
     }
 
-    private mutating func encodeTransaction(_ t: Transaction, reply: Bool) {
+    private mutating func encodeTransaction(_ t: Transaction, reply: Bool, resolveFd: (FdRef) -> Int32) {
         var data: [UInt8] = []
         var offsets: [UInt64] = []
         var blobs: [(objectOffset: Int, bytes: [UInt8])] = []
+        /// Per object, its blob's index in `blobs` (PTR objects only).
+        var blobOfObject: [Int?] = []
         func filler(_ n: UInt32) {
             for _ in 0..<Int(min(n, UInt32(ScenarioLimits.current.fillerBytes))) { data.append(Payload.fillerByte(data.count)) }
         }
@@ -73,19 +75,30 @@ struct CommandEncoder {
                 o = FlatBinderObject(type: weak ? .weakBinder : .binder, flags: flags, binderOrHandle: ptr, cookie: cookie).bytes
             case let .handle(h, flags, weak):
                 o = FlatBinderObject(type: weak ? .weakHandle : .handle, flags: flags, binderOrHandle: UInt64(h)).bytes
-            case let .fd(fd):
-                o.appendLE32(BinderObjectType.fd.rawValue); o.appendLE32(0); o.appendLE64(UInt64(fd)); o.appendLE64(0)
+            case let .fd(ref):
+                o.appendLE32(BinderObjectType.fd.rawValue); o.appendLE32(0)
+                o.appendLE32(UInt32(bitPattern: resolveFd(ref))); o.appendLE32(0); o.appendLE64(0)
             case let .ptr(length, flags, parent, parentOffset):
                 o.appendLE32(BinderObjectType.ptr.rawValue); o.appendLE32(flags)
                 o.appendLE64(0) // blob address, patched below
                 o.appendLE64(UInt64(length)); o.appendLE64(UInt64(parent)); o.appendLE64(UInt64(parentOffset))
                 blobs.append((data.count, (0..<Int(min(length, UInt32(ScenarioLimits.current.fillerBytes)))).map { Payload.fillerByte($0 &+ 101) }))
-            case let .fda(n, parent, parentOffset):
+            case let .fda(n, parent, parentOffset, fds):
                 o.appendLE32(BinderObjectType.fda.rawValue); o.appendLE32(0)
                 o.appendLE64(UInt64(n)); o.appendLE64(UInt64(parent)); o.appendLE64(UInt64(parentOffset))
+                // The fds go into the parent PTR's blob (the parent index names an object when
+                // the offsets array is not overridden), as far as the blob goes.
+                if Int(parent) < blobOfObject.count, let b = blobOfObject[Int(parent)] {
+                    for (k, ref) in fds.enumerated() {
+                        let at = Int(parentOffset) + 4 * k
+                        guard at >= 0, at + 4 <= blobs[b].bytes.count else { break }
+                        blobs[b].bytes.putLE32(UInt32(bitPattern: resolveFd(ref)), at: at)
+                    }
+                }
             case let .raw(bytes):
                 o = Array(bytes.prefix(24)); while o.count < 24 { o.append(0) }
             }
+            if case .ptr = object.kind { blobOfObject.append(blobs.count - 1) } else { blobOfObject.append(nil) }
             data.append(contentsOf: o)
         }
         filler(t.payload.trailing)

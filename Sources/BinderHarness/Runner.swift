@@ -5,6 +5,12 @@ import BinderUAPI
 public final class ScenarioRunner {
     /// What the runner knows about one process.
     struct ProcessState {
+        /// Fds of the files the process created (`newFile`), in order.
+        var created: [Int32] = []
+        /// Fds the driver installed in the process for received FD and FDA objects, in order.
+        var receivedFds: [Int32] = []
+        /// The last `fdLimit` was below the default.
+        var fdLimitLowered = false
         var isOpen = false
         var isMapped = false
         var mappingBase: UInt64?
@@ -110,8 +116,27 @@ public final class ScenarioRunner {
             guard !processes[p].isOpen else { return .skip("already open") }
             if processes[p].isMapped { return .skip("previous proc still mapped") }
             let r = backend.open(p, blocking: step.action == .openBlocking)
-            if r == 0 { processes[p] = ProcessState(isOpen: true) }
+            if r == 0 {
+                // A new binder proc; the process keeps its other files.
+                processes[p] = ProcessState(created: processes[p].created, receivedFds: processes[p].receivedFds,
+                                            fdLimitLowered: processes[p].fdLimitLowered, isOpen: true)
+            }
             return StepOutcome(result: r)
+        case let .newFile(kind):
+            let r = backend.newFile(p, kind: kind)
+            if r >= 0 { processes[p].created.append(r) }
+            return StepOutcome(result: r)
+        case let .closeFd(ref):
+            let fd = resolve(ref, process: p)
+            // The binder fd goes by `close`, whose effects the runner tracks.
+            if backend.fileIdentity(p, fd: fd) == .ownBinder { return .skip("own binder fd") }
+            return StepOutcome(result: backend.closeFd(p, fd: fd))
+        case let .checkFd(ref):
+            let identity = backend.fileIdentity(p, fd: resolve(ref, process: p))
+            return StepOutcome(result: identity == .none ? Errno.EBADF.negated : 0, file: identity)
+        case let .fdLimit(n):
+            processes[p].fdLimitLowered = n < FdRules.maxLimit
+            return StepOutcome(result: backend.setFdLimit(p, limit: min(n, FdRules.maxLimit)))
         case let .poll(blocking):
             guard processes[p].isOpen else { return .skip("not open") }
             let r = backend.poll(p, thread: step.thread, blocking: blocking)
@@ -222,7 +247,8 @@ public final class ScenarioRunner {
             }
         case let .writeRead(wr):
             return runWriteRead(step, wr)
-        case .open, .openBlocking, .mmap, .munmap, .close, .poll, .signal, .flushDuplicate, .exit, .sleep:
+        case .open, .openBlocking, .mmap, .munmap, .close, .poll, .signal, .flushDuplicate, .exit, .sleep,
+             .newFile, .closeFd, .checkFd, .fdLimit:
             return .skip("unreachable")
         }
     }
@@ -244,10 +270,21 @@ public final class ScenarioRunner {
         }
     }
 
+    /// The fd number an `FdRef` names in process `p`.
+    private func resolve(_ ref: FdRef, process p: ProcessIndex) -> Int32 {
+        switch ref {
+        case let .created(i):
+            return Int(i) < processes[p].created.count ? processes[p].created[Int(i)] : FdRules.unusedFd
+        case let .received(i):
+            return Int(i) < processes[p].receivedFds.count ? processes[p].receivedFds[Int(i)] : FdRules.unusedFd
+        case let .literal(n): return Int32(bitPattern: n)
+        }
+    }
+
     private func runWriteRead(_ step: Step, _ wr: WriteRead) -> StepOutcome {
         let p = step.process
         var encoder = CommandEncoder()
-        encoder.encode(wr.commands) { resolve($0, process: p) }
+        encoder.encode(wr.commands, resolve: { resolve($0, process: p) }, resolveFd: { resolve($0, process: p) })
         for (address, bytes) in encoder.payloadWrites { backend.writeUser(p, address: address, bytes: bytes) }
         let writeBytes = encoder.writeBytes
         // Zero-padded so that a payload read past write_size sees defined bytes.
@@ -346,6 +383,7 @@ public final class ScenarioRunner {
         let buffer = normalize(td.buffer, process: p)
         var data: [UInt8] = []
         var offsetsArray: [UInt64] = []
+        var fds: [Int32] = []
         if case let .mapped(_, offset) = buffer {
             processes[p].received.append(offset)
             let dataCount = Int(min(td.dataSize, 1 << 16))
@@ -356,6 +394,8 @@ public final class ScenarioRunner {
                     offsetsArray = (0..<n).map { raw.le64(at: $0 * 8) }
                 }
             }
+            fds = installedFds(data, offsetsArray, reader: p)
+            processes[p].receivedFds += fds
             // PTR objects carry addresses in the receiver's mapping: rewrite them as offsets.
             for o in offsetsArray where o <= UInt64(data.count) && Int(o) + 16 <= data.count {
                 let at = Int(o)
@@ -372,6 +412,30 @@ public final class ScenarioRunner {
             dataSize: td.dataSize, offsetsSize: td.offsetsSize, buffer: buffer,
             offsets: normalize(td.offsets, process: p),
             securityContext: secctx ? normalize(body.count >= 72 ? body.le64(at: 64) : 0, process: p) : nil,
-            data: data, offsetsArray: offsetsArray)
+            data: data, offsetsArray: offsetsArray, fds: fds)
+    }
+
+    /// The fds `binder_apply_fd_fixups` wrote into a delivered payload, in the order it
+    /// installed them (object order; an FDA's array in order): an FD object's `fd` field, and
+    /// each entry of an FDA's array in its parent buffer.
+    private func installedFds(_ data: [UInt8], _ offsets: [UInt64], reader p: ProcessIndex) -> [Int32] {
+        var fds: [Int32] = []
+        guard let base = processes[p].mappingBase else { return [] }
+        for o in offsets where o <= UInt64(data.count) && Int(o) + 8 <= data.count {
+            let at = Int(o)
+            switch data.le32(at: at) {
+            case BinderObjectType.fd.rawValue where at + 12 <= data.count:
+                fds.append(Int32(bitPattern: data.le32(at: at + 8)))
+            case BinderObjectType.fda.rawValue where at + 32 <= data.count:
+                let n = data.le64(at: at + 8), parent = data.le64(at: at + 16), parentOffset = data.le64(at: at + 24)
+                guard n > 0, n <= 4096, parent < UInt64(offsets.count), offsets[Int(parent)] <= UInt64(data.count) - 16 else { continue }
+                let parentAddress = data.le64(at: Int(offsets[Int(parent)]) + 8)
+                guard parentAddress >= base,
+                      let raw = backend.readMapping(p, offset: parentAddress - base &+ parentOffset, count: Int(n) * 4) else { continue }
+                fds += (0..<Int(n)).map { Int32(bitPattern: raw.le32(at: $0 * 4)) }
+            default: break
+            }
+        }
+        return fds
     }
 }

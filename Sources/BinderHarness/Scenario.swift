@@ -91,7 +91,31 @@ public enum Action: Equatable, Sendable {
     case frozenInfo(target: ProcessIndex)
     /// Any ioctl number with an argument of raw bytes placed in scratch (or a bad pointer).
     case rawIoctl(command: UInt32, argument: [UInt8], pointer: PointerSpec)
+    /// A new file the process can pass (a pipe's read end or a memfd, holding a few bytes), at
+    /// the lowest free fd. Files are numbered in the order the scenario creates them.
+    case newFile(FileKind)
+    /// `close` of one of the process's files (never its binder fd: the runner skips that).
+    case closeFd(FdRef)
+    /// Which file an fd refers to (`fstat`): the harness's check that a receiver got the same
+    /// file as was sent.
+    case checkFd(FdRef)
+    /// `setrlimit(RLIMIT_NOFILE)` with this soft limit (at most `FdRules.maxLimit`): new fds,
+    /// those the driver installs included, must be below it.
+    case fdLimit(UInt32)
 }
+
+/// An fd of the process that runs the step, resolved when the step runs.
+public enum FdRef: Equatable, Sendable {
+    /// The fd of the `index`-th file (0-based) this process created with `newFile`; an unknown
+    /// index resolves to `FdRules.unusedFd`.
+    case created(index: UInt32)
+    /// The `index`-th fd (0-based) the driver installed in this process for received FD and
+    /// FDA objects, in installation order; an unknown index resolves to `FdRules.unusedFd`.
+    case received(index: UInt32)
+    /// A literal fd number.
+    case literal(UInt32)
+}
+
 
 extension Action {
     /// A signal to the thread, the exit of its process, or time passing: these happen to a
@@ -225,11 +249,13 @@ public enum ObjectKind: Equatable, Sendable {
     /// BINDER_TYPE_HANDLE / WEAK_HANDLE.
     case handle(UInt32, flags: UInt32, weak: Bool)
     /// BINDER_TYPE_FD.
-    case fd(UInt32)
+    case fd(FdRef)
     /// BINDER_TYPE_PTR with a blob of `length` filler bytes placed in scratch.
     case ptr(length: UInt32, flags: UInt32, parent: UInt32, parentOffset: UInt32)
-    /// BINDER_TYPE_FDA.
-    case fda(numFds: UInt32, parent: UInt32, parentOffset: UInt32)
+    /// BINDER_TYPE_FDA. `fds` are written into the blob of the PTR object at offsets index
+    /// `parent` of the same payload, from `parentOffset` on (as far as the blob goes); with no
+    /// `fds` the blob keeps its filler bytes.
+    case fda(numFds: UInt32, parent: UInt32, parentOffset: UInt32, fds: [FdRef] = [])
     /// 24 raw bytes (any type word, any fields).
     case raw([UInt8])
 }

@@ -65,6 +65,8 @@ public struct ScenarioLimits: Sendable {
                 encoder.encode(wr.commands) { _ in 0 }
                 try limit("write buffer bytes", encoder.writeBytes.count, ScratchLayout.writeCapacity)
                 try limit("payload bytes in scratch", encoder.payloadBytes, ScratchLayout.payloadCapacity)
+            case let .fdLimit(n):
+                try limit("fd-limit", Int(n), Int(FdRules.maxLimit))
             default: break
             }
         }
@@ -79,6 +81,7 @@ public struct ScenarioLimits: Sendable {
             switch o.kind {
             case let .ptr(length, _, _, _): try limit("PTR blob bytes", Int(length), fillerBytes)
             case let .raw(bytes): try limit("raw object bytes", bytes.count, 24)
+            case let .fda(_, _, _, fds): try limit("FDA fds", fds.count, objectsPerPayload)
             default: break
             }
         }

@@ -51,6 +51,19 @@ public enum ScenarioText {
         case .freeze: return "freeze"
         case .frozenInfo: return "frozen-info"
         case let .rawIoctl(c, _, _): return "ioctl-\(hex(c))"
+        case .newFile: return "file"
+        case .closeFd: return "close-fd"
+        case .checkFd: return "check-fd"
+        case .fdLimit: return "fd-limit"
+        }
+    }
+
+    /// `created#N`, `received-fd#N` or a literal number.
+    public static func describe(_ ref: FdRef) -> String {
+        switch ref {
+        case let .created(i): return "created#\(i)"
+        case let .received(i): return "received-fd#\(i)"
+        case let .literal(n): return "\(n)"
         }
     }
 
@@ -94,6 +107,10 @@ public enum ScenarioText {
         case let .mmap(pages, prot): return "mmap pages=\(pages) prot=\(hex(prot))"
         case .munmap: return "munmap"
         case .close: return "close"
+        case let .newFile(kind): return "file \(kind == .pipe ? "pipe" : "memfd")"
+        case let .closeFd(ref): return "close-fd \(describe(ref))"
+        case let .checkFd(ref): return "check-fd \(describe(ref))"
+        case let .fdLimit(n): return "fd-limit \(n)"
         case .version: return "ioctl BINDER_VERSION"
         case let .setMaxThreads(n): return "ioctl BINDER_SET_MAX_THREADS \(n)"
         case .setContextManager: return "ioctl BINDER_SET_CONTEXT_MGR"
@@ -161,9 +178,11 @@ public enum ScenarioText {
                 parts.append("\(weak ? "WEAK_BINDER" : "BINDER") ptr=\(hex(ptr)) cookie=\(hex(cookie))" + (flags != 0 ? " flags=\(hex(flags))" : ""))
             case let .handle(h, flags, weak):
                 parts.append("\(weak ? "WEAK_HANDLE" : "HANDLE") \(h)" + (flags != 0 ? " flags=\(hex(flags))" : ""))
-            case let .fd(fd): parts.append("FD \(fd)")
+            case let .fd(ref): parts.append("FD \(describe(ref))")
             case let .ptr(len, flags, parent, off): parts.append("PTR len=\(len) flags=\(hex(flags)) parent=\(parent) parent_offset=\(off)")
-            case let .fda(n, parent, off): parts.append("FDA n=\(n) parent=\(parent) parent_offset=\(off)")
+            case let .fda(n, parent, off, fds):
+                parts.append("FDA n=\(n) parent=\(parent) parent_offset=\(off)"
+                             + (fds.isEmpty ? "" : " fds=[" + fds.map(describe).joined(separator: " ") + "]"))
             case let .raw(b): parts.append("raw[\(b.map { String(format2: $0) }.joined())]")
             }
         }

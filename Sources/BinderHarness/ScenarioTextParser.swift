@@ -85,6 +85,15 @@ public enum ScenarioTextParser {
         case "exit": return .exit
         case "munmap": return .munmap
         case "close": return .close
+        case "file":
+            switch s.rest.trimmingSpaces {
+            case "pipe": return .newFile(.pipe)
+            case "memfd": return .newFile(.memfd)
+            case let other: throw Failure(message: "unknown file kind \"\(other)\" (pipe or memfd)")
+            }
+        case "close-fd": return .closeFd(try fdRef(s.rest.trimmingSpaces))
+        case "check-fd": return .checkFd(try fdRef(s.rest.trimmingSpaces))
+        case "fd-limit": return .fdLimit(try number(s.rest.trimmingSpaces))
         case "mmap":
             let f = try fields(s.rest)
             return .mmap(pages: try f.u32("pages"), prot: try f.u32("prot"))
@@ -238,10 +247,21 @@ public enum ScenarioTextParser {
             case "HANDLE", "WEAK_HANDLE":
                 var h = Scanner(rest)
                 object = .handle(try number(h.word()), flags: try fields(h.rest).u32("flags", or: 0), weak: kind == "WEAK_HANDLE")
-            case "FD": object = .fd(try number(rest))
+            case "FD": object = .fd(try fdRef(rest))
             case "PTR":
                 object = .ptr(length: try f.u32("len"), flags: try f.u32("flags"), parent: try f.u32("parent"), parentOffset: try f.u32("parent_offset"))
-            case "FDA": object = .fda(numFds: try f.u32("n"), parent: try f.u32("parent"), parentOffset: try f.u32("parent_offset"))
+            case "FDA":
+                // "n=.. parent=.. parent_offset=.. [fds=[ref ref ...]]"
+                var head = rest, fds: [FdRef] = []
+                let words = rest.split(separator: " ", omittingEmptySubsequences: true)
+                if let k = words.firstIndex(where: { $0.hasPrefix("fds=[") }) {
+                    guard rest.hasSuffix("]") else { throw Failure(message: "unterminated fds=[ in \"\(part)\"") }
+                    head = words[..<k].joined(separator: " ")
+                    let list = words[k...].joined(separator: " ").dropFirst(5).dropLast()
+                    fds = try list.split(separator: " ").map { try fdRef(String($0)) }
+                }
+                let g = try fields(head)
+                object = .fda(numFds: try g.u32("n"), parent: try g.u32("parent"), parentOffset: try g.u32("parent_offset"), fds: fds)
             default:
                 guard part.hasPrefix("raw[") else { throw Failure(message: "unknown payload object \"\(part)\"") }
                 var r = Scanner(part)
@@ -253,6 +273,13 @@ public enum ScenarioTextParser {
         }
         guard gap == 0 else { throw Failure(message: "a gap with no object after it in \"\(text)\"") }
         return p
+    }
+
+    /// `created#N`, `received-fd#N` or a number.
+    static func fdRef(_ text: String) throws -> FdRef {
+        if text.hasPrefix("created#") { return .created(index: try number(String(text.dropFirst(8)))) }
+        if text.hasPrefix("received-fd#") { return .received(index: try number(String(text.dropFirst(12)))) }
+        return .literal(try number(text))
     }
 
     // MARK: fields and numbers

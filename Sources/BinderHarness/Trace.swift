@@ -33,6 +33,9 @@ public struct ReceivedTransaction: Equatable, Sendable {
     public var data: [UInt8]
     /// The offsets array.
     public var offsetsArray: [UInt64]
+    /// The fds the driver installed for the payload's FD and FDA objects, in installation
+    /// order (read from the delivered objects and FDA arrays).
+    public var fds: [Int32] = []
 }
 
 /// One decoded BR return.
@@ -59,6 +62,7 @@ public enum DecodedReturn: Equatable, Sendable, CustomStringConvertible {
             s += " data=\(t.dataSize) offsets=\(t.offsetsSize) buf=\(t.buffer) offp=\(t.offsets)"
             if let sc = t.securityContext { s += " secctx=\(sc)" }
             if !t.offsetsArray.isEmpty { s += " objs=\(t.offsetsArray)" }
+            if !t.fds.isEmpty { s += " fds=\(t.fds)" }
             s += " bytes=\(t.data.prefix(48).map { String(format2: $0) }.joined())\(t.data.count > 48 ? "…" : ""))"
             return s
         case let .frozenBinder(k, f, r): return "BR_FROZEN_BINDER(cookie=\(hex(k)) frozen=\(f) reserved=\(r))"
@@ -90,12 +94,15 @@ public struct StepOutcome: Equatable, Sendable, CustomStringConvertible {
     public var parked: Bool
     /// Parked threads that returned during this step, ordered by (process, thread).
     public var completions: [ThreadOutcome]
+    /// What the fd of a `checkFd` refers to.
+    public var file: FileIdentity?
 
     public init(result: Int32? = nil, skipped: String? = nil, writeConsumed: UInt64? = nil, readConsumed: UInt64? = nil,
-                returns: [DecodedReturn] = [], output: [UInt8] = [], parked: Bool = false, completions: [ThreadOutcome] = []) {
+                returns: [DecodedReturn] = [], output: [UInt8] = [], parked: Bool = false, completions: [ThreadOutcome] = [],
+                file: FileIdentity? = nil) {
         self.result = result; self.skipped = skipped; self.writeConsumed = writeConsumed
         self.readConsumed = readConsumed; self.returns = returns; self.output = output
-        self.parked = parked; self.completions = completions
+        self.parked = parked; self.completions = completions; self.file = file
     }
 
     public static func skip(_ why: String) -> StepOutcome { StepOutcome(skipped: why) }
@@ -106,6 +113,7 @@ public struct StepOutcome: Equatable, Sendable, CustomStringConvertible {
         if let writeConsumed { s += " wc=\(writeConsumed)" }
         if let readConsumed { s += " rc=\(readConsumed)" }
         if !output.isEmpty { s += " out=\(output.map { String(format2: $0) }.joined())" }
+        if let file { s += " \(file)" }
         if !returns.isEmpty { s += " [" + returns.map(\.description).joined(separator: ", ") + "]" }
         for c in completions { s += "; woke P\(c.process).T\(c.thread) \(c.outcome)" }
         return s

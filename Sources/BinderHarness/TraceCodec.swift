@@ -12,6 +12,7 @@ public enum TraceCodec {
         if o.readConsumed != nil { flags |= 8 }
         if o.parked { flags |= 16 }
         if !o.completions.isEmpty { flags |= 32 }
+        if o.file != nil { flags |= 64 }
         w.byte(flags)
         if let r = o.result { w.zigzag(r) }
         if let s = o.skipped { w.blob(Array(s.utf8)) }
@@ -23,6 +24,15 @@ public enum TraceCodec {
         if !o.completions.isEmpty {
             w.varint(UInt64(o.completions.count))
             for c in o.completions { w.varint(UInt64(c.process)); w.varint(UInt64(c.thread)); w.blob(encode(c.outcome)) }
+        }
+        if let f = o.file {
+            switch f {
+            case .none: w.byte(0)
+            case .ownBinder: w.byte(1)
+            case .binder: w.byte(2)
+            case let .file(i, kind): w.byte(3); w.varint(UInt64(i)); w.byte(kind.rawValue)
+            case .other: w.byte(4)
+            }
         }
         return w.bytes
     }
@@ -40,13 +50,15 @@ public enum TraceCodec {
         case let .ptrCookie(c, p, k): w.byte(1); w.varint(UInt64(c.rawValue)); w.varint(p); w.varint(k)
         case let .cookie(c, k): w.byte(2); w.varint(UInt64(c.rawValue)); w.varint(k)
         case let .transaction(c, t):
-            w.byte(3); w.varint(UInt64(c.rawValue))
+            // Tag 7: the same, followed by the installed fds.
+            w.byte(t.fds.isEmpty ? 3 : 7); w.varint(UInt64(c.rawValue))
             w.varint(t.targetPtr); w.varint(t.cookie); w.varint(UInt64(t.code)); w.varint(UInt64(t.flags))
             w.zigzag(Int32(t.senderProcess)); w.varint(UInt64(t.senderEUID)); w.varint(t.dataSize); w.varint(t.offsetsSize)
             address(t.buffer, &w); address(t.offsets, &w)
             if let s = t.securityContext { w.byte(1); address(s, &w) } else { w.byte(0) }
             w.blob(t.data)
             w.varint(UInt64(t.offsetsArray.count)); for v in t.offsetsArray { w.varint(v) }
+            if !t.fds.isEmpty { w.varint(UInt64(t.fds.count)); for f in t.fds { w.zigzag(f) } }
         case let .frozenBinder(k, f, r): w.byte(4); w.varint(k); w.varint(UInt64(f)); w.varint(UInt64(r))
         case let .truncated(c, b): w.byte(5); w.varint(UInt64(c)); w.blob(b)
         case let .unknown(v): w.byte(6); w.varint(UInt64(v))
@@ -72,6 +84,15 @@ public enum TraceCodec {
                 o.completions.append(ThreadOutcome(process: process, thread: thread, outcome: decode(r.blob(cap: 1 << 20))))
             }
         }
+        if flags & 64 != 0 {
+            switch r.byte() {
+            case 0: o.file = FileIdentity.none
+            case 1: o.file = .ownBinder
+            case 2: o.file = .binder
+            case 3: o.file = .file(index: Int(min(r.varint(), 1 << 20)), kind: FileKind(rawValue: r.byte() % 2)!)
+            default: o.file = .other
+            }
+        }
         return o
     }
 
@@ -84,7 +105,7 @@ public enum TraceCodec {
         case 0: return .plain(BinderReturn(rawValue: r.u32()))
         case 1: return .ptrCookie(BinderReturn(rawValue: r.u32()), ptr: r.varint(), cookie: r.varint())
         case 2: return .cookie(BinderReturn(rawValue: r.u32()), r.varint())
-        case 3:
+        case let tag where tag == 3 || tag == 7:
             let c = BinderReturn(rawValue: r.u32())
             let targetPtr = r.varint(), cookie = r.varint(), code = r.u32(), flags = r.u32()
             let sender = Int(r.zigzag()), euid = r.u32(), dataSize = r.varint(), offsetsSize = r.varint()
@@ -93,10 +114,11 @@ public enum TraceCodec {
             let data = r.blob(cap: 1 << 20)
             let k = r.count(cap: 1 << 16)
             let arr = (0..<k).map { _ in r.varint() }
+            let fds = tag == 7 ? (0..<r.count(cap: 1 << 16)).map { _ in r.zigzag() } : []
             return .transaction(c, ReceivedTransaction(
                 targetPtr: targetPtr, cookie: cookie, code: code, flags: flags, senderProcess: sender, senderEUID: euid,
                 dataSize: dataSize, offsetsSize: offsetsSize, buffer: buffer, offsets: offsets, securityContext: sec,
-                data: data, offsetsArray: arr))
+                data: data, offsetsArray: arr, fds: fds))
         case 4: return .frozenBinder(cookie: r.varint(), isFrozen: r.u32(), reserved: r.u32())
         case 5: return .truncated(code: r.u32(), bytes: r.blob(cap: 1 << 20))
         default: return .unknown(r.u32())

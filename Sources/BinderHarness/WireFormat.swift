@@ -12,9 +12,12 @@ import BinderUAPI
 /// - 2: blocking steps: tags 17 `openBlocking`, 18 `poll`, 19 `signal`, 20 `flushDuplicate`,
 ///   21 `exit`, 22 `sleep` (step tags are taken modulo 23); `freeze` carries `timeout_ms`. A
 ///   version-1 file decodes as before.
+/// - 3: files: tags 23 `newFile`, 24 `closeFd`, 25 `checkFd`, 26 `fdLimit` (step tags modulo
+///   27); an FD object names its fd as an `FdRef` (kind byte, then a varint), and an FDA object
+///   ends with a count and that many `FdRef`s. Earlier files decode FD objects as literal fds.
 /// Decoders for every published version stay in this file.
 public enum WireFormat {
-    public static let currentVersion = 2
+    public static let currentVersion = 3
     public static let magic: [UInt8] = Array("BSCN".utf8)
 
     /// The bytes of a scenario; fails when it exceeds `ScenarioLimits.current`, naming the limit
@@ -92,6 +95,10 @@ struct ByteWriter {
         case .flushDuplicate: tag = 20
         case .exit: tag = 21
         case .sleep: tag = 22
+        case .newFile: tag = 23
+        case .closeFd: tag = 24
+        case .checkFd: tag = 25
+        case .fdLimit: tag = 26
         }
         byte(tag)
         byte(UInt8(s.process & 0x0F) | UInt8(s.thread & 0x0F) << 4)
@@ -111,6 +118,17 @@ struct ByteWriter {
         case let .sleep(ms): varint(UInt64(ms))
         case let .frozenInfo(t): byte(UInt8(truncatingIfNeeded: t))
         case let .rawIoctl(c, arg, p): varint(UInt64(c)); pointer(p); blob(arg)
+        case let .newFile(kind): byte(kind.rawValue)
+        case let .closeFd(ref), let .checkFd(ref): fdRef(ref)
+        case let .fdLimit(n): varint(UInt64(n))
+        }
+    }
+
+    mutating func fdRef(_ ref: FdRef) {
+        switch ref {
+        case let .literal(n): byte(0); varint(UInt64(n))
+        case let .created(i): byte(1); varint(UInt64(i))
+        case let .received(i): byte(2); varint(UInt64(i))
         }
     }
 
@@ -181,9 +199,11 @@ struct ByteWriter {
         switch o.kind {
         case let .binder(p, c, f, weak): byte(weak ? 1 : 0); varint(UInt64(o.gap)); varint(p); varint(c); varint(UInt64(f))
         case let .handle(h, f, weak): byte(weak ? 3 : 2); varint(UInt64(o.gap)); varint(UInt64(h)); varint(UInt64(f))
-        case let .fd(fd): byte(4); varint(UInt64(o.gap)); varint(UInt64(fd))
+        case let .fd(ref): byte(4); varint(UInt64(o.gap)); fdRef(ref)
         case let .ptr(l, f, parent, off): byte(5); varint(UInt64(o.gap)); varint(UInt64(l)); varint(UInt64(f)); varint(UInt64(parent)); varint(UInt64(off))
-        case let .fda(n, parent, off): byte(6); varint(UInt64(o.gap)); varint(UInt64(n)); varint(UInt64(parent)); varint(UInt64(off))
+        case let .fda(n, parent, off, fds):
+            byte(6); varint(UInt64(o.gap)); varint(UInt64(n)); varint(UInt64(parent)); varint(UInt64(off))
+            varint(UInt64(fds.count)); for f in fds { fdRef(f) }
         case let .raw(b): byte(7); varint(UInt64(o.gap)); blob(b)
         }
     }
@@ -198,7 +218,7 @@ struct ByteReader {
     var version = WireFormat.currentVersion
     var limits: ScenarioLimits { version <= 1 ? .version1 : .current }
     /// Step tags are taken modulo this count.
-    var stepTagCount: UInt8 { version <= 1 ? 17 : 23 }
+    var stepTagCount: UInt8 { version <= 1 ? 17 : version == 2 ? 23 : 27 }
     init(_ bytes: [UInt8]) { self.bytes = bytes }
     var atEnd: Bool { position >= bytes.count }
     var remaining: Int { max(0, bytes.count - position) }
@@ -262,12 +282,26 @@ struct ByteReader {
         case 19: action = .signal(restart: byte() & 1 == 1)
         case 20: action = .flushDuplicate
         case 21: action = .exit
-        default: action = .sleep(milliseconds: u32())
+        case 22: action = .sleep(milliseconds: u32())
+        case 23: action = .newFile(FileKind(rawValue: byte() % 2)!)
+        case 24: action = .closeFd(fdRef())
+        case 25: action = .checkFd(fdRef())
+        default: action = .fdLimit(min(u32(), FdRules.maxLimit))
         }
         if case let .rawIoctl(c, _, p) = action {
             return Step(process, thread, .rawIoctl(command: c, argument: blob(cap: limits.rawIoctlBytes), pointer: p))
         }
         return Step(process, thread, action)
+    }
+
+    /// An FD object's fd: a literal before version 3.
+    mutating func fdRef() -> FdRef {
+        guard version >= 3 else { return .literal(u32()) }
+        switch byte() % 3 {
+        case 0: return .literal(u32())
+        case 1: return .created(index: u32())
+        default: return .received(index: u32())
+        }
     }
 
     mutating func writeRead() -> WriteRead {
@@ -341,9 +375,12 @@ struct ByteReader {
         switch tag {
         case 0, 1: return PayloadObject(gap: gap, .binder(ptr: varint(), cookie: varint(), flags: u32(), weak: tag == 1))
         case 2, 3: return PayloadObject(gap: gap, .handle(u32(), flags: u32(), weak: tag == 3))
-        case 4: return PayloadObject(gap: gap, .fd(u32()))
+        case 4: return PayloadObject(gap: gap, .fd(fdRef()))
         case 5: return PayloadObject(gap: gap, .ptr(length: min(u32(), UInt32(limits.fillerBytes)), flags: u32(), parent: u32(), parentOffset: u32()))
-        case 6: return PayloadObject(gap: gap, .fda(numFds: u32(), parent: u32(), parentOffset: u32()))
+        case 6:
+            let (n, parent, off) = (u32(), u32(), u32())
+            let fds = version >= 3 ? (0..<count(cap: limits.objectsPerPayload)).map { _ in fdRef() } : []
+            return PayloadObject(gap: gap, .fda(numFds: n, parent: parent, parentOffset: off, fds: fds))
         default: return PayloadObject(gap: gap, .raw(blob(cap: 24)))
         }
     }

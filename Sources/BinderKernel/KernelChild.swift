@@ -1,4 +1,5 @@
 #if os(Linux)
+import BinderHarness
 import BinderUAPI
 import Glibc
 
@@ -18,7 +19,8 @@ public enum KernelChild {
 
     /// A scenario thread: its worker and the system call it is parked in, if any.
     final class Slot {
-        let worker = WorkerThread()
+        let worker: WorkerThread
+        init(_ worker: WorkerThread) { self.worker = worker }
         /// The system call number of a started job whose result was not reported yet.
         var pending: Int?
         /// The ioctl command of that job (nil for a poll).
@@ -29,23 +31,95 @@ public enum KernelChild {
     enum Settled { case done, asleep, unsettled }
 
     public static func run(devicePath: String) -> Never {
+        // The model's fd table: a scenario process starts with exactly fds 0 to 2; the binder
+        // open, `newFile` and the fds the driver installs take the lowest free numbers.
+        // Everything the harness keeps open lives at `Syscalls.firstHarnessFd` and above, opened
+        // here before any step runs: the two pipes to the controller (arriving as fds 0 and 1)
+        // and a copy of the console (fd 2) move there, and fds 0 and 1 become /dev/null, so that
+        // a scenario that closes or passes fds 0 to 2 cannot touch the harness's channels.
+        Syscalls.closeAll(from: 3)
+        // Room for the harness fds above 1000 while they are opened; the scenario's processes
+        // then start at the model's soft limit (`FdRules.maxLimit`).
+        Syscalls.raiseFdLimit(to: 2048)
+        let input = Syscalls.moveToHarnessRange(0), output = Syscalls.moveToHarnessRange(1)
+        if fcntl(2, F_GETFD) >= 0 { console = fcntl(2, Syscalls.fDupfdCloexec, Syscalls.firstHarnessFd) }
+        let null = Glibc.open("/dev/null", O_RDWR)
+        for f in Int32(0)...2 where fcntl(f, F_GETFD) < 0 && null >= 0 { dup2(null, f) }
+        if null > 2 { Glibc.close(null) }
+        guard input >= 0, output >= 0 else {
+            report("cannot move the controller's pipes: \(input) \(output)")
+            _exit(3)
+        }
         guard Syscalls.mapScratch(at: UserMemoryLayout.scratchBase, size: UserMemoryLayout.scratchSize) else {
             fputs("kernel child: cannot map scratch region: errno \(errno)\n", stderr)
             if let maps = KernelBackend.readText("/proc/self/maps") { fputs(maps, stderr) }
             exit(3)
         }
         installSignalHandlers()
+        Syscalls.ownMemory = Syscalls.openHarnessFile("/proc/self/mem")
+        // /proc/self/fd, re-read (rewinddir) to see which binder files the fds refer to.
+        let fdDirectory = Syscalls.openHarnessFile("/proc/self/fd", flags: O_DIRECTORY)
+        let fdDir = fdDirectory >= 0 ? fdopendir(fdDirectory) : nil
+        if fdDir == nil { report("cannot open /proc/self/fd: \(fdDirectory)") }
+        let device = Syscalls.identity(path: devicePath)
+        // One worker per scenario thread, created now: a worker's /proc files are opened when
+        // it is created, which must not happen while a step runs (a binder read of another
+        // worker may be installing fds, and the scenario may have lowered its fd limit).
+        let pool = (0..<Scenario.maxThreads).map { _ in WorkerThread() }
+        if Syscalls.setFdLimit(FdRules.maxLimit) != 0 { report("cannot set the fd limit to \(FdRules.maxLimit)") }
         var fd: Int32 = -1
+        /// The tag (`F_SETSIG`) of the binder file `fd` refers to.
+        var ownTag: Int32 = 0
         var mappingBase: UInt64 = 0
         var mappingLength = 0
         var slots: [Int: Slot] = [:]
         let scratch = UnsafeMutableRawPointer(bitPattern: UInt(UserMemoryLayout.scratchBase))!
+        /// Binder fds (fd → tag) at the last report.
+        var lastBinderFds: [Int32: UInt8] = [:]
 
         func slot(_ thread: Int) -> Slot {
             if let s = slots[thread] { return s }
-            let s = Slot()
+            let s = Slot(thread < pool.count ? pool[thread] : WorkerThread())
             slots[thread] = s
             return s
+        }
+
+        func isBinderFile(_ id: (dev: UInt64, ino: UInt64)) -> Bool {
+            guard let device else { return false }
+            return id.dev == device.dev && id.ino == device.ino
+        }
+
+        /// The open fds below the harness range (a fresh read of /proc/self/fd; opens nothing).
+        func scenarioFds() -> [Int32] {
+            guard let fdDir else { return [] }
+            var fds: [Int32] = []
+            rewinddir(fdDir)
+            while let entry = readdir(fdDir) {
+                let name = withUnsafePointer(to: &entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if let f = Int32(name), f >= 0, f < Syscalls.firstHarnessFd { fds.append(f) }
+            }
+            return fds
+        }
+
+        /// Which binder files the fds below the harness range refer to (their tags), and which
+        /// binder fds closed (or changed file) since the last report. Opens nothing.
+        func fileReport() -> BinderFileReport {
+            var now: [Int32: UInt8] = [:]
+            for f in scenarioFds() {
+                guard let id = Syscalls.identity(f), isBinderFile(id) else { continue }
+                now[f] = UInt8(truncatingIfNeeded: fcntl(f, Syscalls.fGetSig))
+            }
+            var closed: Set<UInt8> = []
+            for (f, tag) in lastBinderFds where now[f] != tag { closed.insert(tag) }
+            lastBinderFds = now
+            return BinderFileReport(held: Set(now.values), closed: closed)
+        }
+
+        // The model's starting fd table, checked: exactly fds 0 to 2 below the harness range.
+        if fdDir != nil, scenarioFds().sorted() != [0, 1, 2] {
+            report("fds \(scenarioFds().sorted()) open below \(Syscalls.firstHarnessFd) at start, not 0 to 2")
         }
 
         /// Starts `job` (system call `number`) on `thread`'s worker; its result, or `parked`.
@@ -68,17 +142,22 @@ public enum KernelChild {
         }
 
         while true {
-            guard let header = Syscalls.readFully(0, ChildRequest.headerSize) else { _exit(0) }
+            guard let header = Syscalls.readFully(input, ChildRequest.headerSize) else { _exit(0) }
             let op = ChildOp(rawValue: header[0]) ?? .exit
             let thread = Int(header[1])
             let a = header.le64(at: 2), b = header.le64(at: 10)
             let length = Int(header.le32(at: 18))
-            let payload = length > 0 ? (Syscalls.readFully(0, length) ?? []) : []
+            let payload = length > 0 ? (Syscalls.readFully(input, length) ?? []) : []
             var reply = ChildReply(result: 0)
             switch op {
             case .open:
                 fd = Syscalls.openBinder(devicePath, blocking: a != 0)
+                if fd >= 0 {
+                    ownTag = Int32(truncatingIfNeeded: b)
+                    if fcntl(fd, Syscalls.fSetSig, ownTag) < 0 { report("F_SETSIG on the binder fd: errno \(errno)") }
+                }
                 reply.result = fd >= 0 ? 0 : Int64(fd)
+                reply.files = fileReport()
             case .mmap:
                 let r = Syscalls.mapBinder(fd, length: Int(a), prot: Int32(truncatingIfNeeded: b))
                 if r >= 0 { mappingBase = UInt64(r); mappingLength = Int(a) }
@@ -90,9 +169,12 @@ public enum KernelChild {
             case .close:
                 reply.result = Int64(Syscalls.closeFD(fd))
                 fd = -1
+                reply.files = fileReport()
             case .ioctl:
                 let f = fd, command = UInt32(truncatingIfNeeded: a)
                 reply.result = call(thread, Syscalls.ioctlNumber, command: command) { Syscalls.ioctl(f, command, b) }
+                // A read may have installed received fds; BC_FREE_BUFFER of an FDA closes fds.
+                reply.files = fileReport()
             case .poll:
                 let f = fd
                 reply.result = call(thread, Syscalls.pollNumber) { Syscalls.pollIn(f, blocking: a != 0) }
@@ -114,6 +196,33 @@ public enum KernelChild {
                     reply.payload.appendLE32(UInt32(bitPattern: s.worker.result))
                     reply.result += 1
                 }
+                reply.files = fileReport()
+            case .newFile:
+                let r = Syscalls.newFile(memfd: a == UInt64(FileKind.memfd.rawValue))
+                reply.result = Int64(r)
+                if r >= 0 {
+                    let id = Syscalls.identity(r) ?? (0, 0)
+                    reply.payload.appendLE64(id.dev)
+                    reply.payload.appendLE64(id.ino)
+                }
+            case .closeFd:
+                // The harness's own fds are not the scenario's: for it they are not open.
+                let f = Int32(truncatingIfNeeded: a)
+                reply.result = f >= 0 && f < Syscalls.firstHarnessFd ? Int64(Syscalls.closeFD(f)) : Int64(-EBADF)
+                reply.files = fileReport()
+            case .fileIdentity:
+                let f = Int32(truncatingIfNeeded: a)
+                if f >= 0, f < Syscalls.firstHarnessFd, let id = Syscalls.identity(f) {
+                    var what: UInt8 = 3
+                    if isBinderFile(id) { what = f == fd && fcntl(f, Syscalls.fGetSig) == ownTag ? 1 : 2 }
+                    reply.payload = [what]
+                    reply.payload.appendLE64(id.dev)
+                    reply.payload.appendLE64(id.ino)
+                } else {
+                    reply.result = Int64(-EBADF)
+                }
+            case .setFdLimit:
+                reply.result = Int64(Syscalls.setFdLimit(UInt32(truncatingIfNeeded: a)))
             case .writeUser:
                 if UserMemoryLayout.contains(a, count: payload.count) {
                     payload.withUnsafeBytes { (scratch + Int(a - UserMemoryLayout.scratchBase)).copyMemory(from: $0.baseAddress!, byteCount: payload.count) }
@@ -134,10 +243,10 @@ public enum KernelChild {
             case .exit:
                 // Scenario exit and shutdown alike: the kernel ends every thread (parked ones are
                 // woken by the group exit), then drops the mapping and the files (do_exit).
-                _ = Syscalls.writeFully(1, reply.bytes)
+                _ = Syscalls.writeFully(output, reply.bytes)
                 _exit(0)
             }
-            guard Syscalls.writeFully(1, reply.bytes) else { _exit(0) }
+            guard Syscalls.writeFully(output, reply.bytes) else { _exit(0) }
         }
     }
 
@@ -205,10 +314,13 @@ public enum KernelChild {
         return observed ? 1 : 0
     }
 
-    /// Writes a harness error to stderr (the VM console): `@@ERROR` lines reach the host's report.
+    /// The VM console: a copy of fd 2 at a harness fd (a scenario may close fd 2 or reuse it).
+    static var console: Int32 = 2
+
+    /// Writes a harness error to the VM console: `@@ERROR` lines reach the host's report.
     static func report(_ message: String) {
         let step = GuestWatchdog.currentStep().map { " (\($0))" } ?? ""
-        fputs("@@ERROR kernel child \(getpid()): \(message)\(step)\n", stderr)
+        _ = Syscalls.writeFully(console, Array("@@ERROR kernel child \(getpid()): \(message)\(step)\n".utf8))
     }
 
     /// Empty handlers: SIGUSR1 without `SA_RESTART`, SIGUSR2 with it (the `signal` step).

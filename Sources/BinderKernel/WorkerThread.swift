@@ -18,6 +18,11 @@ final class WorkerThread {
     private(set) var thread = pthread_t()
     /// The kernel task id (`gettid`), for /proc/self/task/<tid>.
     private(set) var tid: Int32 = 0
+    /// /proc/self/task/<tid>/{stat,syscall,status}, opened once when the thread is created
+    /// (before any step runs on it) at harness fd numbers (`Syscalls.firstHarnessFd` and up):
+    /// observing the thread opens nothing, so it can neither take an fd number a binder read
+    /// is about to install nor fail at the scenario's fd limit.
+    private var statFd: Int32 = -1, syscallFd: Int32 = -1, statusFd: Int32 = -1
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -32,6 +37,10 @@ final class WorkerThread {
         pthread_mutex_lock(mutex)
         while !started { pthread_cond_wait(cond, mutex) }
         pthread_mutex_unlock(mutex)
+        let task = "/proc/self/task/\(tid)"
+        statFd = Syscalls.openHarnessFile("\(task)/stat")
+        syscallFd = Syscalls.openHarnessFile("\(task)/syscall")
+        statusFd = Syscalls.openHarnessFile("\(task)/status")
     }
 
     private func loop() {
@@ -107,13 +116,13 @@ final class WorkerThread {
     }
 
     private func blockedSyscall() -> Int? {
-        guard let text = KernelBackend.readText("/proc/self/task/\(tid)/syscall"),
+        guard let text = Syscalls.readProcFile(syscallFd),
               let first = text.split(whereSeparator: { $0 == " " || $0 == "\n" }).first else { return nil }
         return Int(first)
     }
 
     private func statState() -> Character {
-        guard let stat = KernelBackend.readText("/proc/self/task/\(tid)/stat"), let close = stat.lastIndex(of: ")") else { return "?" }
+        guard let stat = Syscalls.readProcFile(statFd), let close = stat.lastIndex(of: ")") else { return "?" }
         return stat[stat.index(after: close)...].drop { $0 == " " }.first ?? "?"
     }
 
@@ -133,7 +142,7 @@ final class WorkerThread {
     /// `voluntary_ctxt_switches` of /proc/self/task/<tid>/status: grows each time the thread
     /// goes to sleep, so a thread seen asleep twice with the same count never woke between.
     func voluntarySwitches() -> Int? {
-        guard let text = KernelBackend.readText("/proc/self/task/\(tid)/status") else { return nil }
+        guard let text = Syscalls.readProcFile(statusFd) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches:") {
             return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).last ?? "")
         }

@@ -7,7 +7,10 @@ public final class BinderModel: BinderBackend {
     /// Per logical process: scratch user memory, fd/mapping state, current proc.
     struct Slot {
         var user: [UInt8]
-        var fdOpen = false
+        /// The fd table; `binderFd` is where the current proc's binder file is.
+        var fds = FdTable()
+        var binderFd: Int32?
+        var fdOpen: Bool { binderFd != nil }
         var vmaPresent = false
         var proc: Proc?
     }
@@ -22,6 +25,10 @@ public final class BinderModel: BinderBackend {
     /// Nodes whose owner died but are still referenced (`binder_dead_nodes`).
     var deadNodes: [Node] = []
     var copiedBytesCounter: UInt64 = 0
+    /// Files created so far (`newFile`): the next one's index.
+    var filesCreated = 0
+    /// Final `fput`s of files an ioctl closed (`binder_deferred_fd_close`), done when it returns.
+    var deferredFputs: [OpenFile] = []
     /// Parked threads woken during the current call, in wake order; they run when it ends.
     var wokenThreads: [Thread] = []
     /// Parked threads that returned, not yet taken by the harness.

@@ -23,6 +23,8 @@ extension BinderModel {
             callIsSchedulingDependent = true
         }
         let result = body()
+        // Task work on the way back to user space: deferred fd closes finish.
+        while !deferredFputs.isEmpty { fput(deferredFputs.removeFirst()) }
         while !wokenThreads.isEmpty { resume(wokenThreads.removeFirst()) }
         if freezeWaiters().contains(where: { $0.deadline < clock + Self.shortestTrustedTimeout }) {
             callIsSchedulingDependent = true
@@ -256,6 +258,8 @@ extension BinderModel {
     /// `close` of a duplicate fd: `binder_flush` alone.
     public func flushDuplicate(_ process: ProcessIndex) -> Int32 {
         call {
+            // `dup` needs a free fd below the limit; the close of the copy flushes.
+            guard slots[process].fds.lowestFree() != nil else { return Errno.EMFILE.negated }
             if let proc = slots[process].proc, slots[process].fdOpen { flush(proc) }
             return 0
         }
@@ -280,8 +284,9 @@ extension BinderModel {
                 proc.waitingThreads = []
                 wokenThreads.removeAll { $0.proc === proc }
             }
+            for p in procs where p.index == process { p.taskExited = true }
             unmapProcess(process)
-            closeProcess(process)
+            exitFiles(process)
         }
     }
 }

@@ -76,4 +76,17 @@ extension BinderModel {
     }
 
     public var contextManagerExists: Bool { ctxMgrNode != nil }
+
+    /// The `count` lowest fd numbers free in the process's table (ignoring its fd limit): an fd
+    /// limit equal to the k-th of them leaves exactly k fds to receive.
+    public func freeFdNumbers(_ process: ProcessIndex, count: Int) -> [Int32] {
+        let files = slots[process].fds.files
+        var out: [Int32] = []
+        var fd = 0
+        while out.count < count {
+            if fd >= files.count || files[fd] == nil { out.append(Int32(fd)) }
+            fd += 1
+        }
+        return out
+    }
 }

@@ -7,10 +7,16 @@ extension BinderModel {
     }
 
     func openProcess(_ process: ProcessIndex, blocking: Bool) -> Int32 {
+        // The fd is reserved before `binder_open` runs (`do_sys_openat2`).
+        guard let fd = slots[process].fds.lowestFree() else { return Errno.EMFILE.negated }
         let proc = track(Proc(index: process, pid: pid(of: process)))
         proc.nonBlocking = !blocking
+        let file = OpenFile(.binder(proc))
+        file.refs = 1
+        proc.file = file
+        slots[process].fds.install(file, at: fd)
         slots[process].proc = proc
-        slots[process].fdOpen = true
+        slots[process].binderFd = fd
         slots[process].vmaPresent = false
         procs.append(proc)
         return 0
@@ -27,10 +33,12 @@ extension BinderModel {
         let r = proc.alloc.mmap(length: length)
         if r != 0 { return .failed(Errno(rawValue: -r)) }
         slots[process].vmaPresent = true
+        proc.file.refs += 1  // the vma's vm_file
         return .mapped(mmapBase(process))
     }
 
-    /// vma close (`binder_alloc_vma_close`), then release if the fd is gone too.
+    /// vma close (`binder_alloc_vma_close`), then the vma's file reference goes (release when
+    /// it was the last).
     public func munmap(_ process: ProcessIndex) -> Int32 {
         call { unmapProcess(process) }
     }
@@ -40,21 +48,19 @@ extension BinderModel {
         guard let proc = slots[process].proc, slots[process].vmaPresent else { return 0 }
         slots[process].vmaPresent = false
         proc.alloc.mapped = false
-        if !slots[process].fdOpen { release(process) }
+        fput(proc.file)
         return 0
     }
 
-    /// `close(fd)`: `binder_flush`, then `binder_release` when no mapping holds the file.
+    /// `close(fd)` of the binder fd: `binder_flush`, then `binder_release` when nothing else
+    /// (the mapping, a received copy of the fd) holds the file.
     public func close(_ process: ProcessIndex) -> Int32 {
         call { closeProcess(process) }
     }
 
     @discardableResult
     func closeProcess(_ process: ProcessIndex) -> Int32 {
-        guard let proc = slots[process].proc, slots[process].fdOpen else { return 0 }
-        slots[process].fdOpen = false
-        flush(proc)
-        if !slots[process].vmaPresent { release(process) }
+        if let fd = slots[process].binderFd { closeFile(process, fd) }
         return 0
     }
 
@@ -67,10 +73,10 @@ extension BinderModel {
         }
     }
 
-    /// Mirrors `binder_release` → `binder_deferred_release` (run synchronously).
-    func release(_ process: ProcessIndex) {
-        guard let proc = slots[process].proc else { return }
-        slots[process].proc = nil
+    /// Mirrors `binder_release` → `binder_deferred_release` (run synchronously). The process
+    /// may have opened the device again since: its new proc stays.
+    func releaseProc(_ proc: Proc) {
+        if slots[proc.index].proc === proc { slots[proc.index].proc = nil; slots[proc.index].vmaPresent = false }
         deferredRelease(proc)
     }
 
@@ -171,6 +177,7 @@ extension BinderModel {
             if tp.outstandingTxns == 0 && tp.isFrozen { wakeUpFreezeWaiters(tp) }
             t.buffer?.transaction = nil
         }
+        freeFdFixups(t)
     }
 
     /// Mirrors `binder_pop_transaction_ilocked`.

@@ -59,6 +59,11 @@ func dequeueHead(_ list: WorkList) -> Work? {
 final class Proc {
     let index: ProcessIndex
     let pid: Int32
+    /// The binder file `binder_open` made this proc for (fds, the mapping and fixups hold it).
+    var file: OpenFile!
+    /// The process that opened it exited: its task is gone, so `task_tgid_nr_ns` reports pid
+    /// 0 for it as a sender (a passed binder fd can keep the proc alive after that).
+    var taskExited = false
     var isDead = false
     var threads: [Thread] = []          // ascending index
     var nodes: [Node] = []              // ascending ptr
@@ -242,6 +247,8 @@ final class Transaction {
     var senderEUID: UInt32 = 0
     var needReply = false
     var securityCtx: UInt64 = 0
+    /// Files for the receiver (`fd_fixups`), in translation order.
+    var fdFixups: [FdFixup] = []
     let work = Work(.transaction)
     init(debugID: Int) { self.debugID = debugID; work.transaction = self }
 }

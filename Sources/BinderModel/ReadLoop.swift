@@ -136,6 +136,9 @@ extension BinderModel {
     }
 
     /// The BINDER_WORK_TRANSACTION case. Returns -EFAULT, 0 (stop reading) or 1 (continue).
+    /// When the receiver cannot take the transaction's fds, the transaction fails and its buffer
+    /// is freed: a call's sender gets BR_FAILED_REPLY, a reply's reader gets it here, and a
+    /// one-way call is dropped.
     func deliverTransaction(_ proc: Proc, _ thread: Thread, _ t: Transaction, _ ptr: inout UInt64) -> Int32 {
         guard let b = t.buffer else { return 1 }
         var cmd: UInt32
@@ -148,8 +151,16 @@ extension BinderModel {
         tr.code = t.code
         tr.flags = t.flags
         tr.senderEUID = t.senderEUID
-        tr.senderPID = t.from != nil ? t.from!.proc.pid : 0
-        // binder_apply_fd_fixups: never any fd fixups in the model.
+        tr.senderPID = t.from.map { $0.proc.taskExited ? 0 : $0.proc.pid } ?? 0
+        if !applyFdFixups(proc, t) {
+            b.transaction = nil
+            cleanupTransaction(t, BinderReturn.failedReply.rawValue)
+            freeBuf(proc, b, isFailure: true, thread: thread)
+            guard cmd == BinderReturn.reply.rawValue else { return 1 }
+            if !putU32(proc.index, ptr, BinderReturn.failedReply.rawValue) { return Errno.EFAULT.negated }
+            ptr &+= 4
+            return 0
+        }
         tr.dataSize = b.dataSize
         tr.offsetsSize = b.offsetsSize
         tr.buffer = base(of: proc) &+ b.start

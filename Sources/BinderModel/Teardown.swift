@@ -49,6 +49,7 @@ extension Proc: CycleBreaking {
         threads = []
         nodes = []
         refs = []
+        file = nil
         todo.breakCycles()
         deliveredDeath.breakCycles()
         deliveredFreeze.breakCycles()
@@ -97,6 +98,7 @@ extension Transaction: CycleBreaking {
         toThread = nil
         toParent = nil
         buffer = nil
+        fdFixups = []
         work.breakCycles()
     }
 }

@@ -143,15 +143,10 @@ extension BinderModel {
         return 0
     }
 
-    /// Mirrors `binder_translate_fd`: simulated processes have no passable files.
-    func translateFD(_ t: Transaction, inReplyTo: Transaction?) -> Int32 {
-        let allows = inReplyTo.map { $0.flags & TransactionFlags.acceptFDs != 0 } ?? (t.buffer?.targetNode?.acceptFDs ?? false)
-        if !allows { return Errno.EPERM.negated }
-        return Errno.EBADF.negated  // fget fails
-    }
-
-    /// Mirrors `binder_transaction_buffer_release` for objects in [offStart, offEnd).
-    func transactionBufferRelease(_ proc: Proc, _ b: Buffer, offEnd: UInt64?, isFailure: Bool) {
+    /// Mirrors `binder_transaction_buffer_release` for objects in [offStart, offEnd). `thread`
+    /// is the thread freeing the buffer (BC_FREE_BUFFER), if any: the fds of its FDAs close in
+    /// that thread's process.
+    func transactionBufferRelease(_ proc: Proc, _ b: Buffer, offEnd: UInt64?, isFailure: Bool, thread: Thread?) {
         if let n = b.targetNode { decNode(n, strong: true, internal: false) }
         let offStart = (b.dataSize &+ 7) & ~7
         let end = offEnd ?? (offStart &+ b.offsetsSize)
@@ -169,20 +164,33 @@ extension BinderModel {
                 }
             case .handle, .weakHandle:
                 _ = updateRefForHandle(proc, obj.u32(8), increment: false, strong: obj.type == .handle)
+            case .fda where !isFailure:
+                // The receiver owns an FD object's fd, but an FDA's fds belong to the buffer.
+                let numValid = (off - offStart) / 8
+                guard let thread, let (parent, _) = validatePtr(proc, b, index: obj.u64(16), offStart: offStart, numValid: numValid) else { continue }
+                let numFDs = obj.u64(8), parentOffset = obj.u64(24), plen = parent.u64(16)
+                let (fdBufSize, ov) = numFDs.multipliedReportingOverflow(by: 4)
+                if numFDs >= UInt64.max / 4 || ov || fdBufSize > plen || parentOffset > plen - fdBufSize { continue }
+                let fdaOffset = parent.u64(8) &- (base(of: proc) &+ b.start) &+ parentOffset
+                for i in 0..<numFDs {
+                    guard let fd = copyFromBuffer(proc, b, fdaOffset &+ 4 &* i, 4) else { continue }
+                    deferredFdClose(thread.proc.index, Int32(bitPattern: fd.le32(at: 0)))
+                    thread.looperNeedReturn = true
+                }
             default:
-                break  // FD: nothing; PTR: nothing; FDA: no fds were ever installed
+                break  // FD: the receiver owns it; PTR: nothing; FDA of a failure: never installed
             }
             if off > UInt64.max - 8 { break }
         }
     }
 
     /// Mirrors `binder_free_buf`.
-    func freeBuf(_ proc: Proc, _ b: Buffer, isFailure: Bool) {
+    func freeBuf(_ proc: Proc, _ b: Buffer, isFailure: Bool, thread: Thread?) {
         if let t = b.transaction { t.buffer = nil; b.transaction = nil }
         if b.asyncTransaction, let n = b.targetNode {
             if let w = dequeueHead(n.asyncTodo) { enqueueProcWork(w, proc) } else { n.hasAsyncTransaction = false }
         }
-        transactionBufferRelease(proc, b, offEnd: nil, isFailure: isFailure)
+        transactionBufferRelease(proc, b, offEnd: nil, isFailure: isFailure, thread: thread)
         proc.alloc.freeBuf(b)
     }
 
@@ -227,7 +235,8 @@ extension BinderModel {
         if let old = outdated, let ob = old.buffer {
             old.buffer = nil
             ob.transaction = nil
-            transactionBufferRelease(proc, ob, offEnd: nil, isFailure: true)
+            freeFdFixups(old)
+            transactionBufferRelease(proc, ob, offEnd: nil, isFailure: true, thread: nil)
             proc.alloc.freeBuf(ob)
         }
         return oneway && frozen ? BinderReturn.transactionPendingFrozen.rawValue : 0

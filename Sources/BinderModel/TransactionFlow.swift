@@ -103,7 +103,8 @@ extension BinderModel {
         // Failure after the buffer exists (err_copy_data_failed and friends).
         func failWithBuffer(dequeueComplete: Bool = false) {
             if dequeueComplete { dequeue(tcomplete) }
-            transactionBufferRelease(tproc, buffer, offEnd: bufferOffset, isFailure: true)
+            freeFdFixups(t)
+            transactionBufferRelease(tproc, buffer, offEnd: bufferOffset, isFailure: true, thread: nil)
             // its local strong ref was dropped by the release above; now binder_dec_node_tmpref
             if let n = targetNode { putNode(n) }
             targetNode = nil
@@ -158,8 +159,14 @@ extension BinderModel {
                     returnError = failed; param = r; return failWithBuffer()
                 }
             case .fd:
-                let r = translateFD(t, inReplyTo: inReplyTo)
-                returnError = failed; param = r; return failWithBuffer()
+                // The object goes over with `pad_binder` (the fd and the 4 bytes after it) zeroed;
+                // the receiver's fd is written there when it reads.
+                var fp = RawObject(bytes: Array(obj.bytes[0..<24]))
+                let r = translateFD(fp.u32(8), offset: objOff &+ 8, t, proc, inReplyTo: inReplyTo)
+                fp.put64(0, 8)
+                if r < 0 || !copyToBuffer(tproc, buffer, objOff, fp.bytes, count: true) {
+                    returnError = failed; param = r; return failWithBuffer()
+                }
             case .fda:
                 let numFDs = obj.u64(8), parentIdx = obj.u64(16), parentOffset = obj.u64(24)
                 guard let (parent, parentOff) = validatePtr(tproc, buffer, index: parentIdx, offStart: offStart, numValid: numValid),
@@ -182,10 +189,15 @@ extension BinderModel {
                         let senderBase = userParent.u64(8) &+ parentOffset
                         if fdaOffset % 4 != 0 || senderBase % 4 != 0 {
                             r = Errno.EINVAL.negated
-                        } else if copyFromUser(proc.index, senderBase, 4) == nil {
-                            r = Errno.EINVAL.negated
                         } else {
-                            r = translateFD(t, inReplyTo: inReplyTo)
+                            // The slots are not copied from the sender (skipped); each fd is read
+                            // from the sender's array and translated in turn.
+                            addFixup(&fixups, PtrFixup(offset: fdaOffset, data: 0, skip: 4 &* numFDs))
+                            for i in 0..<numFDs {
+                                guard let fd = copyFromUser(proc.index, senderBase &+ 4 &* i, 4) else { r = Errno.EINVAL.negated; break }
+                                r = translateFD(fd.le32(at: 0), offset: fdaOffset &+ 4 &* i, t, proc, inReplyTo: inReplyTo)
+                                if r != 0 { break }
+                            }
                         }
                     }
                 }

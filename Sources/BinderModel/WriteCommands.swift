@@ -50,7 +50,7 @@ extension BinderModel {
                 ptr &+= 8
                 guard let b = proc.alloc.allocated(at: dataPtr &- base(of: proc)), proc.alloc.bufferSize != 0, b.allowUserFree else { break }
                 b.allowUserFree = false
-                freeBuf(proc, b, isFailure: false)
+                freeBuf(proc, b, isFailure: false, thread: thread)
             case .transactionSG, .replySG:
                 guard let bytes = copyFromUser(p, ptr, 72) else { return Errno.EFAULT.negated }
                 ptr &+= 72

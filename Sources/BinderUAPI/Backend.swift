@@ -45,6 +45,46 @@ public struct ThreadCompletion: Equatable, Sendable {
     }
 }
 
+/// What `newFile` creates.
+public enum FileKind: UInt8, Equatable, Sendable, CaseIterable {
+    /// `pipe`, keeping the read end (the write end is closed once the content is in).
+    case pipe = 0
+    /// `memfd_create`.
+    case memfd = 1
+}
+
+/// Fd numbers the harness relies on.
+public enum FdRules {
+    /// An fd number no scenario process ever has open.
+    public static let unusedFd: Int32 = 1000
+    /// The largest `fdLimit` (the default soft limit of a Linux process).
+    public static let maxLimit: UInt32 = 1024
+}
+
+/// What an fd of a scenario process refers to, as user space can tell (`fstat`).
+public enum FileIdentity: Equatable, Sendable, CustomStringConvertible {
+    /// No open fd with that number (`-EBADF`).
+    case none
+    /// The process's own binder fd.
+    case ownBinder
+    /// A binder file of another open: another process's binder fd, received in a transaction.
+    case binder
+    /// The `index`-th file (0-based) the scenario created with `newFile`, in any process.
+    case file(index: Int, kind: FileKind)
+    /// Anything else: the harness's own fds 0 to 2.
+    case other
+
+    public var description: String {
+        switch self {
+        case .none: return "no file"
+        case .ownBinder: return "own binder"
+        case .binder: return "binder"
+        case let .file(i, kind): return "file#\(i) (\(kind == .pipe ? "pipe" : "memfd"))"
+        case .other: return "other"
+        }
+    }
+}
+
 /// Result of an `mmap` of the binder file.
 public enum MmapResult: Equatable, Sendable {
     /// The mapping's base user address.
@@ -105,6 +145,16 @@ public protocol BinderBackend: AnyObject {
     /// Delivers a signal with a handler (installed with `SA_RESTART` when `restart`) to `thread`.
     /// A parked thread is interrupted; any other thread is unaffected.
     func signal(_ process: ProcessIndex, thread: ThreadIndex, restart: Bool)
+    /// A new file (`pipe` read end or `memfd`) at the lowest free fd below the process's fd
+    /// limit (`get_unused_fd_flags`). Returns the fd or -errno (-EMFILE past the limit).
+    func newFile(_ process: ProcessIndex, kind: FileKind) -> Int32
+    /// `close(fd)` of any fd but the process's own binder fd (the runner never asks for that).
+    /// Returns 0 or -EBADF.
+    func closeFd(_ process: ProcessIndex, fd: Int32) -> Int32
+    /// What `fd` of the process refers to. An observation: changes nothing.
+    func fileIdentity(_ process: ProcessIndex, fd: Int32) -> FileIdentity
+    /// `setrlimit(RLIMIT_NOFILE)` with this soft limit (at most 1024). Returns 0.
+    func setFdLimit(_ process: ProcessIndex, limit: UInt32) -> Int32
     /// `close` of a second fd of the process for the same file (`dup` then `close`): `binder_flush`
     /// alone, never a release. Returns 0.
     func flushDuplicate(_ process: ProcessIndex) -> Int32

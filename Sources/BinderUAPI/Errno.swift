@@ -28,6 +28,8 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public static let ENODEV = Errno(rawValue: 19)
     /// The corresponding C constant is `EINVAL`.
     public static let EINVAL = Errno(rawValue: 22)
+    /// The corresponding C constant is `EMFILE`.
+    public static let EMFILE = Errno(rawValue: 24)
     /// The corresponding C constant is `ENOSPC`.
     public static let ENOSPC = Errno(rawValue: 28)
     /// The corresponding C constant is `EPROTO`.
@@ -39,7 +41,7 @@ public struct Errno: RawRepresentable, Hashable, Sendable, CustomStringConvertib
     public var negated: Int32 { -rawValue }
 
     static let names: [Int32: String] = [
-        1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
+        1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM", 24: "EMFILE",
         14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 28: "ENOSPC", 71: "EPROTO",
         95: "EOPNOTSUPP",
     ]

@@ -82,6 +82,10 @@ final class TweakedBackend: BinderBackend {
     func poll(_ process: ProcessIndex, thread: ThreadIndex, blocking: Bool) -> Int32 { inner.poll(process, thread: thread, blocking: blocking) }
     func signal(_ process: ProcessIndex, thread: ThreadIndex, restart: Bool) { inner.signal(process, thread: thread, restart: restart) }
     func flushDuplicate(_ process: ProcessIndex) -> Int32 { inner.flushDuplicate(process) }
+    func newFile(_ process: ProcessIndex, kind: FileKind) -> Int32 { inner.newFile(process, kind: kind) }
+    func closeFd(_ process: ProcessIndex, fd: Int32) -> Int32 { inner.closeFd(process, fd: fd) }
+    func fileIdentity(_ process: ProcessIndex, fd: Int32) -> FileIdentity { inner.fileIdentity(process, fd: fd) }
+    func setFdLimit(_ process: ProcessIndex, limit: UInt32) -> Int32 { inner.setFdLimit(process, limit: limit) }
     func exit(_ process: ProcessIndex) { inner.exit(process) }
     func sleep(milliseconds: UInt32) { inner.sleep(milliseconds: milliseconds) }
     func takeCompletions() -> [ThreadCompletion] { inner.takeCompletions() }

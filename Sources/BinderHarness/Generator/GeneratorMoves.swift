@@ -5,7 +5,7 @@ import BinderUAPI
 extension GenerationSession {
     enum Move: CaseIterable {
         case publish, call, read, reply, freeBuffers, refOp, nodeDone, death, kill, finishKill, reopen
-        case threadExit, looper, introspect, freeze, nestedChain, blocking
+        case threadExit, looper, introspect, freeze, nestedChain, blocking, files
     }
 
     func bodyStep() {
@@ -38,6 +38,7 @@ extension GenerationSession {
             weights[.introspect] = 2
             weights[.freeze] = config.freezeWeight
             weights[.blocking] = config.blockingWeight * (live.contains(where: runner.hasParkedThread) ? 2 : 1)
+            weights[.files] = config.fileWeight
         }
         let moves = Move.allCases.filter { (weights[$0] ?? 0) > 0 }
         guard !moves.isEmpty else { return }
@@ -60,6 +61,7 @@ extension GenerationSession {
         case .introspect: introspect()
         case .freeze: freezeMove()
         case .blocking: blockingMove()
+        case .files: fileMove()
         }
     }
 
@@ -68,7 +70,10 @@ extension GenerationSession {
     func binderObject(_ p: ProcessIndex) -> ObjectKind {
         let ptr = nodePtr(p, rng.below(4))
         let c = rng.percent(3) ? cookie(for: ptr) &+ 1 : cookie(for: ptr)
-        return .binder(ptr: ptr, cookie: c, flags: 0, weak: rng.percent(20))
+        // A node takes its flags when it is first sent: three in four accept fds, and every
+        // libbinder node does (`Parcel::flattenBinder`).
+        let flags = config.fileWeight > 0 && (config.libbinder || ptr & 0x300 != 0) ? FlatBinderFlags.acceptsFDs : 0
+        return .binder(ptr: ptr, cookie: c, flags: flags, weak: rng.percent(20))
     }
 
     func handleObject(_ p: ProcessIndex) -> ObjectKind? {
@@ -97,11 +102,14 @@ extension GenerationSession {
                 objects.append(PayloadObject(gap: gap(), binderObject(p)))
             }
         }
+        objects += fdObjects(p)
         return Payload(objects: objects, trailing: trailing())
     }
 
     func extraFlags(oneway: Bool, targetFrozen: Bool) -> UInt32 {
         var f: UInt32 = oneway ? TransactionFlags.oneWay : 0
+        // libbinder sets TF_ACCEPT_FDS on every call (IPCThreadState::transact).
+        if !oneway, config.fileWeight > 0, config.libbinder || rng.percent(50) { f |= TransactionFlags.acceptFDs }
         if rng.percent(5) { f |= TransactionFlags.clearBuf }
         if rng.percent(3) { f |= TransactionFlags.statusCode }
         if oneway, rng.percent(targetFrozen ? 40 : 3) { f |= TransactionFlags.updateTxn }
@@ -109,7 +117,8 @@ extension GenerationSession {
     }
 
     /// With a valid scatter-gather blob list sometimes.
-    func maybeScatterGather(_ t: inout Transaction) {
+    func maybeScatterGather(_ t: inout Transaction, sender p: ProcessIndex) {
+        if config.fileWeight > 0, hasFiles(p), rng.percent(12) { return appendFdArray(p, to: &t) }
         guard rng.percent(6) else { return }
         var total: UInt64 = 0
         for _ in 0..<rng.int(1...2) {
@@ -179,7 +188,7 @@ extension GenerationSession {
         for _ in 0..<count {
             var tx = Transaction(handle: handle, code: rng.u32(1...8), flags: extraFlags(oneway: oneway, targetFrozen: targetFrozen),
                                  payload: payload(p))
-            maybeScatterGather(&tx)
+            maybeScatterGather(&tx, sender: p)
             // Sometimes a oneway whose slot is exactly the target's free async space (the
             // boundary of the -ENOSPC rule, §8.3), or half of it when that is too big for one
             // payload, so that a few of them drain the async space (oneway spam detection).
@@ -235,7 +244,7 @@ extension GenerationSession {
         if views[p].isContextManager, let r = rng.pickOptional(views[p].refs.filter { $0.strong > 0 }), rng.percent(60) {
             tx.payload.objects = [PayloadObject(gap: 0, .handle(r.handle, flags: 0, weak: rng.percent(10)))]
         }
-        maybeScatterGather(&tx)
+        maybeScatterGather(&tx, sender: p)
         commands.append(.reply(tx))
         if rng.percent(10) { commands.append(contentsOf: prefixCommands(p)) }
         emit(p, t, writeRead(commands, read: rng.percent(70)))
@@ -358,6 +367,8 @@ extension GenerationSession {
 
     func reopen(_ p: ProcessIndex) {
         procs[p].pages = mmapPages()
+        // A lowered fd limit would make the open fail (-EMFILE) and the process's steps moot.
+        if runner.processes[p].fdLimitLowered { emit(p, 0, .fdLimit(FdRules.maxLimit)) }
         emit(p, 0, openAction())
         emit(p, 0, .mmap(pages: procs[p].pages, prot: MmapRules.protRead))
         if !model.contextManagerExists, rng.percent(40) { emit(p, 0, .setContextManager) }

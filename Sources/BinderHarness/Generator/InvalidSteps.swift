@@ -89,7 +89,7 @@ extension GenerationSession {
                                         BinderIoctl.threadExit.rawValue, BinderIoctl.freeze.rawValue])
             emit(p, t, .rawIoctl(command: cmd, argument: [], pointer: rng.percent(50) ? .null : .unmapped))
         case 14: // FD object (the target never accepts fds: -EPERM), FDA with a bad parent
-            let kind: ObjectKind = rng.percent(60) ? .fd(rng.u32(0...5)) : .fda(numFds: rng.u32(0...2), parent: 5, parentOffset: 0)
+            let kind: ObjectKind = rng.percent(60) ? .fd(.literal(rng.u32(0...5))) : .fda(numFds: rng.u32(0...2), parent: 5, parentOffset: 0)
             send([.transaction(tx(Payload(objects: [PayloadObject(gap: 0, kind)], trailing: 8)))])
         case 15: // PTR without SG room, PTR with a bad parent, SG size not 8-aligned
             var x = tx(Payload(objects: [PayloadObject(gap: 0, .ptr(length: 16, flags: 0, parent: 0, parentOffset: 0))]))

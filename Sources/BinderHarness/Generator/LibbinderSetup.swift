@@ -27,5 +27,6 @@ extension GenerationSession {
                 emit(p, 0, .writeRead(WriteRead(commands: [.enterLooper], readSize: 256)))
             }
         }
+        giveFiles()
     }
 }

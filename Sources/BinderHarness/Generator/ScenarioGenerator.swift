@@ -25,6 +25,9 @@ public struct ScenarioGenerator {
     public var blockingOpenPercent = 45
     /// Weight of the blocking moves (park a looper, poll, signal, dup-close, exit).
     public var blockingWeight = 4
+    /// Weight of the file moves (make a file, check or close an fd, change the fd limit); with
+    /// 0, no files are made or passed.
+    public var fileWeight = 5
     /// Processes behave like libbinder (`ProcessState`/`IPCThreadState`): blocking fds mapped
     /// with 1 MiB - 8 KiB, BINDER_SET_MAX_THREADS 15, every thread a looper before it reads
     /// (BC_REGISTER_LOOPER to answer BR_SPAWN_LOOPER, else BC_ENTER_LOOPER), main threads that
@@ -126,7 +129,8 @@ final class GenerationSession {
         if !action.isProcessEvent, runner.isParked(p, t) { return .skip("thread parked") }
         if action == .close, runner.hasParkedThread(p) { return .skip("threads parked") }
         switch action {
-        case .open, .openBlocking, .mmap, .munmap, .close, .version, .signal, .exit, .flushDuplicate, .sleep: break
+        case .open, .openBlocking, .mmap, .munmap, .close, .version, .signal, .exit, .flushDuplicate, .sleep,
+             .newFile, .closeFd, .checkFd, .fdLimit: break
         default:
             ensureInitialized(p, t)
             if runner.isParked(p, t) { return .skip("thread parked") }
@@ -189,7 +193,7 @@ final class GenerationSession {
             procs[p].open = false
             procs[p].mapped = false
             procs[p].dying = false
-        case .signal, .flushDuplicate, .sleep:
+        case .signal, .flushDuplicate, .sleep, .newFile, .closeFd, .checkFd, .fdLimit:
             break
         case .threadExit:
             procs[p].initialized.remove(step.thread)
@@ -246,11 +250,12 @@ final class GenerationSession {
         // The context manager.
         if rng.percent(90) {
             let cm = rng.percent(80) ? 0 : rng.below(processCount)
-            if rng.percent(70) {
+            if rng.percent(config.fileWeight > 0 ? 45 : 70) {
                 emit(cm, 0, .setContextManager)
             } else {
                 let ptr: UInt64 = rng.percent(50) ? 0 : nodePtr(cm, 0)
-                emit(cm, 0, .setContextManagerExt(ptr: ptr, cookie: ptr == 0 ? 0 : cookie(for: ptr), flags: 0))
+                let flags = config.fileWeight > 0 && rng.percent(80) ? FlatBinderFlags.acceptsFDs : 0
+                emit(cm, 0, .setContextManagerExt(ptr: ptr, cookie: ptr == 0 ? 0 : cookie(for: ptr), flags: flags))
             }
             if rng.percent(60) {
                 emit(cm, 0, .writeRead(WriteRead(commands: [.enterLooper], readSize: readSize())))
@@ -267,6 +272,7 @@ final class GenerationSession {
             let p = rng.below(processCount)
             emit(p, 0, .enableOnewaySpamDetection(1))
         }
+        giveFiles()
     }
 
     // MARK: - helpers
