@@ -38,6 +38,8 @@ public final class BinderModel: BinderBackend {
     var callIsSchedulingDependent = false
     /// Freeze waits that returned in the current call, and woken threads that ran in it.
     var freezesFinished = 0
+    /// Procs flushed or released during the current call (`binder_defer_work`).
+    var deferredWorkProcs: [Proc] = []
     var threadsRun = 0
     /// Model time in milliseconds: only `sleep` advances it.
     var clock: UInt64 = 0

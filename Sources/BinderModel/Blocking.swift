@@ -19,12 +19,19 @@ extension BinderModel {
         reparkedThreads = []
         freezesFinished = 0
         threadsRun = 0
+        deferredWorkProcs = []
         if timed, freezeWaiters().contains(where: { $0.deadline < clock + Self.timeoutMargin }) {
             callIsSchedulingDependent = true
         }
         let result = body()
         // Task work on the way back to user space: deferred fd closes finish.
         while !deferredFputs.isEmpty { fput(deferredFputs.removeFirst()) }
+        // The kernel runs flushes and releases on a workqueue, newest proc first
+        // (`binder_defer_work` adds at the head of `binder_deferred_list`), and a thread one of
+        // them wakes may run before the next: with two procs and a woken thread, the order the
+        // model runs them in is one of several (seen on 6.12: an exit that closed a received
+        // binder fd flushed its owner before releasing its own proc).
+        if deferredWorkProcs.count >= 2, !wokenThreads.isEmpty { callIsSchedulingDependent = true }
         while !wokenThreads.isEmpty { resume(wokenThreads.removeFirst()) }
         if freezeWaiters().contains(where: { $0.deadline < clock + Self.shortestTrustedTimeout }) {
             callIsSchedulingDependent = true

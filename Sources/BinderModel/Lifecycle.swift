@@ -67,10 +67,16 @@ extension BinderModel {
     /// Mirrors `binder_deferred_flush`: every thread must return from its next read, and the
     /// threads asleep in a read wake up.
     func flush(_ proc: Proc) {
+        noteDeferredWork(proc)
         for t in proc.threads {
             t.looperNeedReturn = true
             if t.looper & Looper.waiting != 0 { wakeUp(t) }
         }
+    }
+
+    /// `binder_defer_work`: the proc's flush or release runs on the workqueue (here, at once).
+    func noteDeferredWork(_ proc: Proc) {
+        if !deferredWorkProcs.contains(where: { $0 === proc }) { deferredWorkProcs.append(proc) }
     }
 
     /// Mirrors `binder_release` → `binder_deferred_release` (run synchronously). The process
@@ -82,6 +88,7 @@ extension BinderModel {
 
     /// Mirrors `binder_deferred_release`.
     func deferredRelease(_ proc: Proc) {
+        noteDeferredWork(proc)
         procs.removeAll { $0 === proc }
         if let m = ctxMgrNode, m.proc === proc { ctxMgrNode = nil }
         proc.isDead = true
