@@ -621,6 +621,8 @@ public final class BinderDriver: BinderBackend {
         let EFAULT = -Errno.EFAULT.rawValue
         var resumedWith = afterWait
         var retries = 0
+        // `ret` of binder_thread_read: -ENOMEM after a failed fd fixup, until reset.
+        var ret: Int32 = 0
         // retry loop
         while true {
             let waitForProc: Bool
@@ -634,6 +636,8 @@ public final class BinderDriver: BinderBackend {
                     park(t, .read(ReadWait(argument: arg, bwr: bwr, ptr: ptr, doProcWork: waitForProc)))
                     return nil
                 }
+                if p.nonBlocking && ret != 0 { return ret }
+                ret = 0
                 retries += 1
                 if retries > 2 { return -Errno.EAGAIN.rawValue }  // the kernel would spin; never reached in practice
             }
@@ -654,7 +658,8 @@ public final class BinderDriver: BinderBackend {
                     let tr = w as! Transaction
                     let r = emitTransaction(p, t, tr, &ptr)
                     if r < 0 { return r }
-                    if r == 1 { continue loop }
+                    ret = r == 2 ? -Errno.ENOMEM.rawValue : 0
+                    if r >= 1 { continue loop }
                     break loop
                 case .returnError:
                     let e = w as! ErrorSlot
@@ -687,7 +692,9 @@ public final class BinderDriver: BinderBackend {
                     if !strong && hs { cmds.append(BinderReturn.release.rawValue) }
                     #endif
                     if !weak && hw { cmds.append(BinderReturn.decrefs.rawValue) }
-                    for c in cmds {
+                    // binder_put_node_cmd: the first command always, the others while `ret` is 0.
+                    for (k, c) in cmds.enumerated() where k == 0 && weak && !hw || ret == 0 {
+                        ret = 0
                         if !putU32(p, ptr, c) { return EFAULT }
                         ptr &+= 4
                         if !putU64(p, ptr, node.ptr) { return EFAULT }
@@ -695,6 +702,7 @@ public final class BinderDriver: BinderBackend {
                         if !putU64(p, ptr, node.cookie) { return EFAULT }
                         ptr &+= 8
                     }
+                    if ret != 0 { return ret }
                 case .deadBinder, .deadBinderAndClear, .clearDeath:
                     let d = w as! Death
                     let cmd = w.kind == .clearDeath ? BinderReturn.clearDeathNotificationDone.rawValue : BinderReturn.deadBinder.rawValue
@@ -759,7 +767,7 @@ public final class BinderDriver: BinderBackend {
             cleanupTransaction(tr, BinderReturn.failedReply.rawValue)
             freeBuf(p, blk, isFailure: true, closer: t)
             tr.buffer = -1  // the transaction is gone; its block may be reused
-            guard cmd == BinderReturn.reply.rawValue else { return 1 }
+            guard cmd == BinderReturn.reply.rawValue else { return 2 }
             if !putU32(p, ptr, BinderReturn.failedReply.rawValue) { return -Errno.EFAULT.rawValue }
             ptr &+= 4
             return 0

@@ -23,7 +23,9 @@ extension BinderModel {
         if timed, freezeWaiters().contains(where: { $0.deadline < clock + Self.timeoutMargin }) {
             callIsSchedulingDependent = true
         }
+        let parkedBefore = Set(procs.flatMap(\.threads).filter { $0.parked != nil }.map(ObjectIdentifier.init))
         let result = body()
+        let parkedByCall = procs.flatMap(\.threads).filter { $0.parked != nil && !parkedBefore.contains(ObjectIdentifier($0)) }
         // Task work on the way back to user space: deferred fd closes finish.
         while !deferredFputs.isEmpty { fput(deferredFputs.removeFirst()) }
         // The kernel runs flushes and releases on a workqueue, newest proc first
@@ -33,6 +35,10 @@ extension BinderModel {
         // binder fd flushed its owner before releasing its own proc).
         if deferredWorkProcs.count >= 2, !wokenThreads.isEmpty { callIsSchedulingDependent = true }
         while !wokenThreads.isEmpty { resume(wokenThreads.removeFirst()) }
+        // A thread this call woke woke the caller, which had parked: on a kernel the woken
+        // thread may run first, and the caller then finds the work without sleeping (seen on
+        // 6.12: a receiver out of fds fails the call before its sender parks).
+        if parkedByCall.contains(where: { $0.parked == nil }) { callIsSchedulingDependent = true }
         if freezeWaiters().contains(where: { $0.deadline < clock + Self.shortestTrustedTimeout }) {
             callIsSchedulingDependent = true
         }

@@ -36,6 +36,9 @@ extension BinderModel {
         func put64(_ v: UInt64) -> Bool { var b: [UInt8] = []; b.appendLE64(v); if copyToUser(p, ptr, b) { ptr &+= 8; return true }; return false }
         var resumedWith = afterWait
         var retries = 0
+        // The kernel's `ret`: a failed `binder_apply_fd_fixups` leaves it at -ENOMEM, and node
+        // work read after that in the same call skips its commands and returns it.
+        var ret: Int32 = 0
         retry: while true {
             let waitForProcWork: Bool
             if let w = resumedWith {
@@ -48,6 +51,9 @@ extension BinderModel {
                     park(thread, .read(ReadWait(argument: argument, bwr: bwr, ptr: ptr, doProcWork: waitForProcWork)))
                     return nil
                 }
+                // A blocking wait with work returns 0 at once; a non-blocking read keeps `ret`.
+                if proc.nonBlocking, ret != 0 { return ret }
+                ret = 0
                 retries += 1
                 if retries > 2 { return Errno.EAGAIN.negated }  // the kernel would spin; never reached in practice
             }
@@ -67,7 +73,8 @@ extension BinderModel {
                     guard let t = w.transaction else { continue loop }
                     let r = deliverTransaction(proc, thread, t, &ptr)
                     if r < 0 { return r }
-                    if r == 1 { continue loop }
+                    ret = r == 2 ? Errno.ENOMEM.negated : 0
+                    if r >= 1 { continue loop }
                     break retry
                 case .returnError:
                     let cmd = w.errorCmd
@@ -79,7 +86,8 @@ extension BinderModel {
                     if !put32(cmd.rawValue) { return Errno.EFAULT.negated }
                 case .node:
                     guard let node = w.node else { continue loop }
-                    if !nodeWork(proc, node, put32, put64) { return Errno.EFAULT.negated }
+                    ret = nodeWork(proc, node, ret, put32, put64)
+                    if ret != 0 { return ret }
                 case .deadBinder, .deadBinderAndClear, .clearDeathNotification:
                     guard let d = w.death else { continue loop }
                     let isClear = w.type == .clearDeathNotification
@@ -117,8 +125,10 @@ extension BinderModel {
         return 0
     }
 
-    /// The BINDER_WORK_NODE case of `binder_thread_read`. Returns false on a user fault.
-    func nodeWork(_ proc: Proc, _ node: Node, _ put32: (UInt32) -> Bool, _ put64: (UInt64) -> Bool) -> Bool {
+    /// The BINDER_WORK_NODE case of `binder_thread_read`, entered with the read's `ret`: each
+    /// command after the first is written only while `ret` is 0 (`binder_put_node_cmd` gives 0
+    /// or -EFAULT). Returns the new `ret`; the read returns it when it is not 0.
+    func nodeWork(_ proc: Proc, _ node: Node, _ retIn: Int32, _ put32: (UInt32) -> Bool, _ put64: (UInt64) -> Bool) -> Int32 {
         let strong = node.internalStrongRefs > 0 || node.localStrongRefs > 0
         let weak = !node.refs.isEmpty || node.localWeakRefs > 0 || node.tmpRefs > 0 || strong
         let hs = node.hasStrongRef, hw = node.hasWeakRef
@@ -127,15 +137,17 @@ extension BinderModel {
         if !strong && hs { node.hasStrongRef = false }
         if !weak && hw { node.hasWeakRef = false }
         if !weak && !strong { proc.removeNode(node) }
-        func emit(_ c: BinderReturn) -> Bool { put32(c.rawValue) && put64(node.ptr) && put64(node.cookie) }
-        if weak && !hw && !emit(.increfs) { return false }
-        if strong && !hs && !emit(.acquire) { return false }
-        if !strong && hs && !emit(.release) { return false }
-        if !weak && hw && !emit(.decrefs) { return false }
-        return true
+        func emit(_ c: BinderReturn) -> Int32 { put32(c.rawValue) && put64(node.ptr) && put64(node.cookie) ? 0 : Errno.EFAULT.negated }
+        var ret = retIn
+        if weak && !hw { ret = emit(.increfs) }
+        if ret == 0 && strong && !hs { ret = emit(.acquire) }
+        if ret == 0 && !strong && hs { ret = emit(.release) }
+        if ret == 0 && !weak && hw { ret = emit(.decrefs) }
+        return ret
     }
 
-    /// The BINDER_WORK_TRANSACTION case. Returns -EFAULT, 0 (stop reading) or 1 (continue).
+    /// The BINDER_WORK_TRANSACTION case. Returns -EFAULT, 0 (stop reading), 1 (continue) or 2
+    /// (continue after a failed fd fixup, which leaves the read's `ret` at -ENOMEM).
     /// When the receiver cannot take the transaction's fds, the transaction fails and its buffer
     /// is freed: a call's sender gets BR_FAILED_REPLY, a reply's reader gets it here, and a
     /// one-way call is dropped.
@@ -156,7 +168,7 @@ extension BinderModel {
             b.transaction = nil
             cleanupTransaction(t, BinderReturn.failedReply.rawValue)
             freeBuf(proc, b, isFailure: true, thread: thread)
-            guard cmd == BinderReturn.reply.rawValue else { return 1 }
+            guard cmd == BinderReturn.reply.rawValue else { return 2 }
             if !putU32(proc.index, ptr, BinderReturn.failedReply.rawValue) { return Errno.EFAULT.negated }
             ptr &+= 4
             return 0
