@@ -692,9 +692,10 @@ public final class BinderDriver: BinderBackend {
                     if !strong && hs { cmds.append(BinderReturn.release.rawValue) }
                     #endif
                     if !weak && hw { cmds.append(BinderReturn.decrefs.rawValue) }
-                    // binder_put_node_cmd: the first command always, the others while `ret` is 0.
-                    for (k, c) in cmds.enumerated() where k == 0 && weak && !hw || ret == 0 {
-                        ret = 0
+                    // binder_put_node_cmd: BR_INCREFS (always first) resets `ret`; every other
+                    // command is written only while `ret` is 0.
+                    if weak && !hw { ret = 0 }
+                    for c in cmds where ret == 0 {
                         if !putU32(p, ptr, c) { return EFAULT }
                         ptr &+= 4
                         if !putU64(p, ptr, node.ptr) { return EFAULT }

@@ -185,15 +185,16 @@ extension BinderDriver {
         return 0
     }
 
-    /// `close_fd` → `filp_close` (`binder_flush` for a binder file, on every close) → `fput`.
-    /// False when `fd` is not open.
+    /// `close_fd` → `filp_close` (`binder_flush` for a binder file, on every close) → `fput`,
+    /// at once or, for `binder_deferred_fd_close`, as task work when the call returns
+    /// (`runTaskWork`). False when `fd` is not open.
     @discardableResult
-    func closeFile(_ process: ProcessIndex, _ fd: Int32) -> Bool {
+    func closeFile(_ process: ProcessIndex, _ fd: Int32, putOnReturn: Bool = false) -> Bool {
         let sp = procs[process]
         guard let f = sp.fds.remove(fd) else { return false }
         if fd == sp.binderFd { sp.binderFd = nil }
         if let p = f.binderProc { flush(p) }
-        fput(f)
+        if putOnReturn { pendingFputs.append(f) } else { fput(f) }
         return true
     }
 
@@ -280,18 +281,6 @@ extension BinderDriver {
         return true
     }
 
-    /// `binder_deferred_fd_close` for one fd of an FDA in a freed buffer, in the freeing task's
-    /// table: the number is freed now (whatever file it holds now), `filp_close` flushes a
-    /// binder file, and the final `fput` waits for the task work (`runTaskWork`). A number that
-    /// is not open is ignored.
-    func deferredFdClose(_ process: ProcessIndex, _ fd: Int32) {
-        let sp = procs[process]
-        guard let f = sp.fds.remove(fd) else { return }
-        if fd == sp.binderFd { sp.binderFd = nil }
-        if let p = f.binderProc { flush(p) }
-        pendingFputs.append(f)
-    }
-
     /// The BINDER_TYPE_FDA case of `binder_transaction_buffer_release` (not on failure: those
     /// fds were never installed): the parent and bounds are validated again from the buffer (a
     /// bad one is skipped), then each fd number read from the buffer is closed in `closer`'s
@@ -309,7 +298,8 @@ extension BinderDriver {
         while i < num {
             defer { i += 1 }
             guard checkBuffer(p, b, fdaOffset &+ 4 &* i, 4), let raw = bufRead(p, b, fdaOffset &+ 4 &* i, 4) else { continue }
-            deferredFdClose(closer.proc.index, Int32(bitPattern: raw.le32(at: 0)))
+            // binder_deferred_fd_close: the closer's fd, whatever file it holds now.
+            closeFile(closer.proc.index, Int32(bitPattern: raw.le32(at: 0)), putOnReturn: true)
             closer.looperNeedReturn = true
         }
     }

@@ -83,7 +83,7 @@ public enum OperandRemap {
             }
             let run = visit(k, step, Holdings(handles: handles, received: received[p], created: created[p], receivedFds: receivedFds[p]))
             out.steps[k] = run
-            let before = runner.processes.map { ($0.received.count, $0.created.count, $0.receivedFds.count) }
+            let before = runner.processes.map { ($0.received.count, $0.fds.created.count, $0.fds.received.count) }
             _ = runner.run(run)
             // A step delivers to its own process and, through the threads it wakes, to others.
             for q in 0..<s.processCount {
@@ -94,8 +94,8 @@ public enum OperandRemap {
                     for n in from..<max(from, to) { list.append(Delivery(step: origin(k), position: n - from)) }
                 }
                 add(&received[q], from: before[q].0, to: now.received.count)
-                add(&created[q], from: before[q].1, to: now.created.count)
-                add(&receivedFds[q], from: before[q].2, to: now.receivedFds.count)
+                add(&created[q], from: before[q].1, to: now.fds.created.count)
+                add(&receivedFds[q], from: before[q].2, to: now.fds.received.count)
             }
         }
         return out

@@ -5,12 +5,15 @@ import BinderUAPI
 public final class ScenarioRunner {
     /// What the runner knows about one process.
     struct ProcessState {
-        /// Fds of the files the process created (`newFile`), in order.
-        var created: [Int32] = []
-        /// Fds the driver installed in the process for received FD and FDA objects, in order.
-        var receivedFds: [Int32] = []
-        /// The last `fdLimit` was below the default.
-        var fdLimitLowered = false
+        /// The process's fds by symbolic operand; they outlive its binder opens.
+        struct Fds {
+            /// Fds of the files the process created (`newFile`), in order (`created#N`).
+            var created: [Int32] = []
+            /// Fds the driver installed for received FD and FDA objects, in order
+            /// (`received-fd#N`).
+            var received: [Int32] = []
+        }
+        var fds = Fds()
         var isOpen = false
         var isMapped = false
         var mappingBase: UInt64?
@@ -118,13 +121,12 @@ public final class ScenarioRunner {
             let r = backend.open(p, blocking: step.action == .openBlocking)
             if r == 0 {
                 // A new binder proc; the process keeps its other files.
-                processes[p] = ProcessState(created: processes[p].created, receivedFds: processes[p].receivedFds,
-                                            fdLimitLowered: processes[p].fdLimitLowered, isOpen: true)
+                processes[p] = ProcessState(fds: processes[p].fds, isOpen: true)
             }
             return StepOutcome(result: r)
         case let .newFile(kind):
             let r = backend.newFile(p, kind: kind)
-            if r >= 0 { processes[p].created.append(r) }
+            if r >= 0 { processes[p].fds.created.append(r) }
             return StepOutcome(result: r)
         case let .closeFd(ref):
             let fd = resolve(ref, process: p)
@@ -135,7 +137,6 @@ public final class ScenarioRunner {
             let identity = backend.fileIdentity(p, fd: resolve(ref, process: p))
             return StepOutcome(result: identity == .none ? Errno.EBADF.negated : 0, file: identity)
         case let .fdLimit(n):
-            processes[p].fdLimitLowered = n < FdRules.maxLimit
             return StepOutcome(result: backend.setFdLimit(p, limit: min(n, FdRules.maxLimit)))
         case let .poll(blocking):
             guard processes[p].isOpen else { return .skip("not open") }
@@ -274,9 +275,9 @@ public final class ScenarioRunner {
     private func resolve(_ ref: FdRef, process p: ProcessIndex) -> Int32 {
         switch ref {
         case let .created(i):
-            return Int(i) < processes[p].created.count ? processes[p].created[Int(i)] : FdRules.unusedFd
+            return Int(i) < processes[p].fds.created.count ? processes[p].fds.created[Int(i)] : FdRules.unusedFd
         case let .received(i):
-            return Int(i) < processes[p].receivedFds.count ? processes[p].receivedFds[Int(i)] : FdRules.unusedFd
+            return Int(i) < processes[p].fds.received.count ? processes[p].fds.received[Int(i)] : FdRules.unusedFd
         case let .literal(n): return Int32(bitPattern: n)
         }
     }
@@ -395,7 +396,7 @@ public final class ScenarioRunner {
                 }
             }
             fds = installedFds(data, offsetsArray, reader: p)
-            processes[p].receivedFds += fds
+            processes[p].fds.received += fds
             // PTR objects carry addresses in the receiver's mapping: rewrite them as offsets.
             for o in offsetsArray where o <= UInt64(data.count) && Int(o) + 16 <= data.count {
                 let at = Int(o)

@@ -357,40 +357,35 @@ public final class KernelBackend: BinderBackend {
         fputs("kernel backend: deferred release did not settle within 2 s\n", stderr)
     }
 
+    /// The whole of a text file (nil when it cannot be opened).
     static func readText(_ path: String) -> String? {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { Glibc.close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = Glibc.read(fd, &chunk, chunk.count)
-            if n <= 0 { break }
-            out += chunk[0..<n]
-        }
-        return String(decoding: out, as: UTF8.self)
+        return Syscalls.readProcFile(fd)
     }
 
-    /// `transaction: active N` from the global section of binder_logs/stats (nil if absent).
-    static func activeTransactions(_ logs: String) -> Int? {
-        guard let text = readText("\(logs)/stats") else { return nil }
-        for line in text.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count >= 3, parts[0] == "transaction:", parts[1] == "active" { return Int(parts[2]) }
+    /// `<object>: active N` from the global section of binder_logs/stats (its first such line).
+    static func active(_ object: String, in stats: String) -> Int? {
+        for line in stats.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.count >= 3, words[0] == "\(object):", words[1] == "active" { return Int(words[2]) }
         }
         return nil
     }
 
-    /// `proc: active N` from the global section of binder_logs/stats.
+    /// `transaction: active N` from binder_logs/stats (nil if absent).
+    static func activeTransactions(_ logs: String) -> Int? {
+        readText("\(logs)/stats").flatMap { active("transaction", in: $0) }
+    }
+
+    /// `proc: active N` from binder_logs/stats.
     static func activeProcs(_ logs: String) -> Int? {
         guard let text = readText("\(logs)/stats") else { return nil }
-        for line in text.split(separator: "\n") where line.contains("proc: active") {
-            let parts = line.split(separator: " ")
-            if let i = parts.firstIndex(of: "active"), i + 1 < parts.count { return Int(parts[i + 1]) }
-        }
+        if let n = active("proc", in: text) { return n }
         // The C driver prints the line once any proc was created (always true here); a stats
         // file without object counts (the Rust driver's) gives nil.
-        return text.contains("binder stats:") && !text.contains("proc: active") && !text.contains("BC_") ? 0 : nil
+        return text.contains("binder stats:") && !text.contains("BC_") ? 0 : nil
     }
 
     // MARK: - files

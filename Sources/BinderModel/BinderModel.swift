@@ -35,6 +35,8 @@ public final class BinderModel: BinderBackend {
     var completions: [ThreadCompletion] = []
     /// Threads that went back to sleep on `waiting_threads` after a wakeup in the current call.
     var reparkedThreads: [Thread] = []
+    /// Threads that went to sleep in the current call, in order (the caller's own call first).
+    var parkedThisCall: [Thread] = []
     var callIsSchedulingDependent = false
     /// Freeze waits that returned in the current call, and woken threads that ran in it.
     var freezesFinished = 0

@@ -17,15 +17,15 @@ extension BinderModel {
     func call<R>(timed: Bool = true, _ body: () -> R) -> R {
         callIsSchedulingDependent = false
         reparkedThreads = []
+        parkedThisCall = []
         freezesFinished = 0
         threadsRun = 0
         deferredWorkProcs = []
         if timed, freezeWaiters().contains(where: { $0.deadline < clock + Self.timeoutMargin }) {
             callIsSchedulingDependent = true
         }
-        let parkedBefore = Set(procs.flatMap(\.threads).filter { $0.parked != nil }.map(ObjectIdentifier.init))
         let result = body()
-        let parkedByCall = procs.flatMap(\.threads).filter { $0.parked != nil && !parkedBefore.contains(ObjectIdentifier($0)) }
+        let parkedByCall = parkedThisCall
         // Task work on the way back to user space: deferred fd closes finish.
         while !deferredFputs.isEmpty { fput(deferredFputs.removeFirst()) }
         // The kernel runs flushes and releases on a workqueue, newest proc first
@@ -58,6 +58,7 @@ extension BinderModel {
     /// waiting for proc work goes to the head of `proc->waiting_threads` (`list_add`).
     func park(_ thread: Thread, _ call: ParkedCall) {
         thread.parked = call
+        parkedThisCall.append(thread)
         guard case let .read(wait) = call else { return }
         thread.looper |= Looper.waiting
         if wait.doProcWork { thread.proc.waitingThreads.insert(thread, at: 0) }

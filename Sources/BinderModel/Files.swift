@@ -103,13 +103,14 @@ extension BinderModel {
     }
 
     /// `close(fd)` (`close_fd` → `filp_close`): a binder file is flushed (`binder_flush`) on
-    /// every close; then its reference goes (`fput`). False when `fd` is not open.
+    /// every close; then its reference goes (`fput`), at once or, for `binder_deferred_fd_close`,
+    /// as task work when the call returns. False when `fd` is not open.
     @discardableResult
-    func closeFile(_ process: ProcessIndex, _ fd: Int32) -> Bool {
+    func closeFile(_ process: ProcessIndex, _ fd: Int32, putOnReturn: Bool = false) -> Bool {
         guard let f = slots[process].fds.remove(fd) else { return false }
         if fd == slots[process].binderFd { slots[process].binderFd = nil }
         if let proc = f.binderProc { flush(proc) }
-        fput(f)
+        if putOnReturn { deferredFputs.append(f) } else { fput(f) }
         return true
     }
 
@@ -148,36 +149,21 @@ extension BinderModel {
 
     /// Mirrors `binder_apply_fd_fixups` (the receiver's read): each queued file gets the lowest
     /// free fd of the reading process (`get_unused_fd_flags`), written into the buffer at the
-    /// fixup's offset; all of them or none. False when an fd could not be had: the files go and
-    /// the table is as it was.
+    /// fixup's offset; all of them or none. False when an fd could not be had or its number not
+    /// written: the files go and the table is as it was.
     func applyFdFixups(_ proc: Proc, _ t: Transaction) -> Bool {
         guard !t.fdFixups.isEmpty, let b = t.buffer else { return true }
         var table = slots[proc.index].fds
-        var fds: [Int32] = []
         for fixup in t.fdFixups {
-            guard let fd = table.lowestFree() else {
-                freeFdFixups(t)
-                return false
-            }
-            table.install(fixup.file, at: fd)
             var bytes: [UInt8] = []
+            guard let fd = table.lowestFree() else { freeFdFixups(t); return false }
             bytes.appendLE32(UInt32(bitPattern: fd))
-            _ = copyToBuffer(proc, b, fixup.offset, bytes)
-            fds.append(fd)
+            guard copyToBuffer(proc, b, fixup.offset, bytes) else { freeFdFixups(t); return false }
+            table.install(fixup.file, at: fd)
         }
         // The references move from the fixups to the fds.
         t.fdFixups = []
         slots[proc.index].fds = table
         return true
-    }
-
-    /// Mirrors `binder_deferred_fd_close` for an fd of an FDA in a freed buffer: the calling
-    /// process's fd (whatever file it holds now) closes; the final `fput` waits until the
-    /// ioctl returns (task work).
-    func deferredFdClose(_ process: ProcessIndex, _ fd: Int32) {
-        guard let f = slots[process].fds.remove(fd) else { return }
-        if fd == slots[process].binderFd { slots[process].binderFd = nil }
-        if let proc = f.binderProc { flush(proc) }
-        deferredFputs.append(f)
     }
 }

@@ -77,6 +77,9 @@ extension BinderModel {
 
     public var contextManagerExists: Bool { ctxMgrNode != nil }
 
+    /// The process's `RLIMIT_NOFILE` soft limit.
+    public func fdLimit(_ process: ProcessIndex) -> UInt32 { UInt32(slots[process].fds.limit) }
+
     /// The `count` lowest fd numbers free in the process's table (ignoring its fd limit): an fd
     /// limit equal to the k-th of them leaves exactly k fds to receive.
     public func freeFdNumbers(_ process: ProcessIndex, count: Int) -> [Int32] {

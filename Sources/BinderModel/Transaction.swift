@@ -174,7 +174,8 @@ extension BinderModel {
                 let fdaOffset = parent.u64(8) &- (base(of: proc) &+ b.start) &+ parentOffset
                 for i in 0..<numFDs {
                     guard let fd = copyFromBuffer(proc, b, fdaOffset &+ 4 &* i, 4) else { continue }
-                    deferredFdClose(thread.proc.index, Int32(bitPattern: fd.le32(at: 0)))
+                    // binder_deferred_fd_close: the freeing process's fd, whatever it holds now.
+                    closeFile(thread.proc.index, Int32(bitPattern: fd.le32(at: 0)), putOnReturn: true)
                     thread.looperNeedReturn = true
                 }
             default:

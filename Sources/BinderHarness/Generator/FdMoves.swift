@@ -5,8 +5,8 @@ import BinderUAPI
 /// FD and FDA objects in calls and replies to nodes that accept fds and to nodes that do not,
 /// receivers that check, use and close what arrived, and receivers at their fd limit.
 extension GenerationSession {
-    func createdCount(_ p: ProcessIndex) -> Int { runner.processes[p].created.count }
-    func receivedFdCount(_ p: ProcessIndex) -> Int { runner.processes[p].receivedFds.count }
+    func createdCount(_ p: ProcessIndex) -> Int { runner.processes[p].fds.created.count }
+    func receivedFdCount(_ p: ProcessIndex) -> Int { runner.processes[p].fds.received.count }
 
     /// An fd of process `p` to pass or use: mostly one it created or received, sometimes a bad
     /// one (never open), rarely the binder fd itself.

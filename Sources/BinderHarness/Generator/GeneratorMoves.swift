@@ -368,7 +368,7 @@ extension GenerationSession {
     func reopen(_ p: ProcessIndex) {
         procs[p].pages = mmapPages()
         // A lowered fd limit would make the open fail (-EMFILE) and the process's steps moot.
-        if runner.processes[p].fdLimitLowered { emit(p, 0, .fdLimit(FdRules.maxLimit)) }
+        if model.fdLimit(p) < FdRules.maxLimit { emit(p, 0, .fdLimit(FdRules.maxLimit)) }
         emit(p, 0, openAction())
         emit(p, 0, .mmap(pages: procs[p].pages, prot: MmapRules.protRead))
         if !model.contextManagerExists, rng.percent(40) { emit(p, 0, .setContextManager) }
