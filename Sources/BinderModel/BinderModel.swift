@@ -35,8 +35,10 @@ public final class BinderModel: BinderBackend {
     var completions: [ThreadCompletion] = []
     /// Threads that went back to sleep on `waiting_threads` after a wakeup in the current call.
     var reparkedThreads: [Thread] = []
-    /// Threads that went to sleep in the current call, in order (the caller's own call first).
+    /// Threads that went to sleep in the current call, in order (the caller's own call first),
+    /// and threads it woke (whether they have run yet or not).
     var parkedThisCall: [Thread] = []
+    var wokenThisCall: [Thread] = []
     var callIsSchedulingDependent = false
     /// Freeze waits that returned in the current call, and woken threads that ran in it.
     var freezesFinished = 0

@@ -18,6 +18,7 @@ extension BinderModel {
         callIsSchedulingDependent = false
         reparkedThreads = []
         parkedThisCall = []
+        wokenThisCall = []
         freezesFinished = 0
         threadsRun = 0
         deferredWorkProcs = []
@@ -204,6 +205,7 @@ extension BinderModel {
     func markWoken(_ thread: Thread) {
         guard thread.parked != nil, !thread.woken else { return }
         thread.woken = true
+        wokenThisCall.append(thread)
         thread.changesAtWake = thread.todo.changes &+ thread.proc.todo.changes
         wokenThreads.append(thread)
     }

@@ -112,9 +112,11 @@ extension BinderModel {
             }
         }
         bwr.readConsumed = ptr &- buffer
-        // Another woken thread of the process may run before this one on a real kernel: it may
-        // take the BR_SPAWN_LOOPER, or leave or rejoin `waiting_threads`, first.
-        if proc.requestedThreads == 0, thread.isLooper, proc.threads.contains(where: { $0.woken && $0 !== thread }) {
+        // Another thread of the process woken in this call may run before this one on a real
+        // kernel, or after it: it may take the BR_SPAWN_LOOPER, or leave or rejoin
+        // `waiting_threads`, first (seen on 6.12: a flush woke a reader and a looper, and the
+        // looper got BR_SPAWN_LOOPER only when the reader had left `waiting_threads`).
+        if proc.requestedThreads == 0, thread.isLooper, wokenThisCall.contains(where: { $0.proc === proc && $0 !== thread }) {
             callIsSchedulingDependent = true
         }
         if proc.requestedThreads == 0 && proc.waitingThreads.isEmpty
